@@ -1,0 +1,3 @@
+#![no_std]
+//! The `.rrae` model file (work in progress).
+pub mod meta;

@@ -1,0 +1,2 @@
+#![no_std]
+//! rrae runtime (work in progress).

@@ -1,0 +1,1 @@
+//! rrae trainer (work in progress).

@@ -1,0 +1,2 @@
+//! `trainer` binary (work in progress).
+fn main() {}
