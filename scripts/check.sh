@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run every check of the project: formatting, lints, all tests (host), and the
+# firmware example built for Cortex-M4F and run in QEMU. This is the command
+# the README names and .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup (idempotent)"
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p rrae-format --no-default-features --locked -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+step "firmware: thumbv7em/thumbv6m builds, QEMU run"
+bash scripts/firmware.sh
+
+echo
+echo "all checks passed"
