@@ -1,1 +1,10 @@
-//! rrae trainer (work in progress).
+//! `rrae-trainer`: train Rank Reduction Autoencoders (fixed or adaptive rank)
+//! and export them to `.rrae` files.
+//!
+//! Batches are row-major `batch x features` (rows are samples); the latent
+//! matrix of a batch is `batch x latent`, the transpose of the `L x B`
+//! orientation used in `RRAE-SPEC.md`.
+
+pub mod linalg;
+pub mod nn;
+pub mod optim;
