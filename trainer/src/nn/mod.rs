@@ -1,0 +1,12 @@
+//! Neural-network building blocks, hand-written on ndarray and generic over
+//! the float type (training runs in f32; gradient checks run in f64).
+
+pub mod activation;
+pub mod dense;
+pub mod loss;
+pub mod mlp;
+
+pub use activation::Activation;
+pub use dense::{Dense, DenseGrad};
+pub use loss::relative_loss;
+pub use mlp::{Grads, Mlp, Workspace};
