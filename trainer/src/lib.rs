@@ -8,3 +8,6 @@
 pub mod linalg;
 pub mod nn;
 pub mod optim;
+pub mod rank_layer;
+pub mod config;
+pub mod train;
