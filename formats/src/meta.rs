@@ -159,3 +159,37 @@ pub struct ModelMeta<'a> {
     /// the kept modes). Informational.
     pub singular_values: Option<TensorRef>,
 }
+
+impl ModelMeta<'_> {
+    /// The header flags this metadata implies (`FLAG_*` in [`crate::header`]).
+    pub fn flags(&self) -> u32 {
+        use crate::header::{FLAG_BASIS_FOLDED, FLAG_BASIS_STORED, FLAG_PARAMS, FLAG_SAMPLER};
+        let bit = |on: bool, flag: u32| if on { flag } else { 0 };
+        bit(self.sampler.is_some(), FLAG_SAMPLER)
+            | bit(self.params.is_some(), FLAG_PARAMS)
+            | bit(
+                matches!(self.basis, Basis::Folded { .. }),
+                FLAG_BASIS_FOLDED,
+            )
+            | bit(self.basis_tensor().is_some(), FLAG_BASIS_STORED)
+    }
+
+    /// `U_k` (`latent_dim x rank`, row-major), if the file stores it.
+    pub fn basis_tensor(&self) -> Option<TensorRef> {
+        match self.basis {
+            Basis::Folded { stored } => stored,
+            Basis::Separate { u } => Some(u),
+        }
+    }
+}
+
+impl Layer {
+    /// `(in_dim, out_dim)`.
+    pub fn dims(&self) -> (u32, u32) {
+        match *self {
+            Layer::Dense {
+                in_dim, out_dim, ..
+            } => (in_dim, out_dim),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! [`ModelWriter`]: lays out, checksums and validates a model file (std only).
+
+use std::vec::Vec;
+
+use crate::aligned::AlignedBytes;
+use crate::error::FormatError;
+use crate::header::{crc32, Header, ALIGN, HEADER_LEN, MAJOR, MINOR};
+use crate::meta::{ModelMeta, TensorRef};
+use crate::reader::read;
+use crate::scratch::scratch_floats;
+
+/// Builds a `.rrae` file: append tensors, then [`finish`](Self::finish) with
+/// the metadata that references them.
+///
+/// ```
+/// use rrae_format::{ModelWriter, read};
+/// let mut w = ModelWriter::new();
+/// let t = w.tensor(&[1.0, 2.0, 3.0]);
+/// assert_eq!((t.offset, t.len), (0, 3));
+/// assert_eq!(w.tensor(&[4.0]).offset, 16); // each tensor starts 16-aligned
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct ModelWriter {
+    weights: Vec<u8>,
+}
+
+fn pad_to_align(bytes: &mut Vec<u8>) {
+    bytes.resize(bytes.len().next_multiple_of(ALIGN), 0);
+}
+
+fn to_u32(n: usize) -> Result<u32, FormatError> {
+    u32::try_from(n).map_err(|_| FormatError::TooLarge)
+}
+
+impl ModelWriter {
+    /// An empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `data` (little-endian) at the next 16-byte boundary of the
+    /// weights section and returns its reference. A section beyond 4 GiB
+    /// yields a reference that [`finish`](Self::finish) rejects.
+    pub fn tensor(&mut self, data: &[f32]) -> TensorRef {
+        pad_to_align(&mut self.weights);
+        let offset = u32::try_from(self.weights.len()).unwrap_or(u32::MAX);
+        self.weights
+            .extend(data.iter().flat_map(|v| v.to_le_bytes()));
+        TensorRef {
+            offset,
+            len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Encodes `meta`, lays out header, metadata and weights, fills in the
+    /// scratch size and both CRCs, then re-reads the result with [`read`] so
+    /// that an invalid model is rejected here rather than on the device.
+    pub fn finish(mut self, meta: &ModelMeta<'_>) -> Result<Vec<u8>, FormatError> {
+        pad_to_align(&mut self.weights);
+        let meta_bytes = postcard::to_stdvec(meta).map_err(FormatError::Metadata)?;
+        let weights_offset = (HEADER_LEN + meta_bytes.len()).next_multiple_of(ALIGN);
+        let file_len = weights_offset + self.weights.len();
+
+        let mut out = std::vec![0u8; file_len];
+        out[HEADER_LEN..HEADER_LEN + meta_bytes.len()].copy_from_slice(&meta_bytes);
+        out[weights_offset..].copy_from_slice(&self.weights);
+        let header = Header {
+            major: MAJOR,
+            minor: MINOR,
+            flags: meta.flags(),
+            meta_offset: HEADER_LEN as u32,
+            meta_len: to_u32(meta_bytes.len())?,
+            weights_offset: to_u32(weights_offset)?,
+            weights_len: to_u32(self.weights.len())?,
+            file_len: to_u32(file_len)?,
+            scratch: scratch_floats(meta)?,
+            body_crc: crc32(&out[HEADER_LEN..]),
+        };
+        out[..HEADER_LEN].copy_from_slice(&header.encode());
+        read(&AlignedBytes::new(&out))?;
+        Ok(out)
+    }
+}
