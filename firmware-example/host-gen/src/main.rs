@@ -1,0 +1,351 @@
+//! Host-side generator for `firmware-example/`.
+//!
+//! ```text
+//! host-gen placeholder-model <out.rrae>
+//!     Writes a deterministic small random MLP (rank 3) with rrae-format's
+//!     ModelWriter. Only a stand-in for when no trained model is at hand.
+//! host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv>] [--cases N] [--source TEXT]
+//!     Copies the model to <out-dir>/model.rrae and runs rrae-runtime on the
+//!     host for N inputs (rows of the given file, evenly spaced, or
+//!     deterministic shifted bumps), writing every result the firmware checks
+//!     to <out-dir>/expected.rs.
+//! ```
+//!
+//! The firmware runs the same rrae-runtime source on the Cortex-M4F and must
+//! reproduce these values (see `firmware-example/src/main.rs` for the
+//! tolerance).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization, Sampler};
+use rrae_format::{AlignedBytes, ModelWriter};
+use rrae_runtime::Model;
+
+type Res<T> = Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("placeholder-model") if args.len() == 2 => placeholder_model(Path::new(&args[1])),
+        Some("expected") if args.len() >= 3 => expected(&args[1..]),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("host-gen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  \
+    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv>] [--cases N] [--source TEXT]";
+
+// ---------------------------------------------------------------- placeholder
+
+/// SplitMix64: a tiny deterministic generator (no dependency needed).
+struct Rng(u64);
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-a, a).
+    fn uniform(&mut self, a: f32) -> f32 {
+        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        (2.0 * u - 1.0) * a
+    }
+}
+
+fn dense(w: &mut ModelWriter, rng: &mut Rng, i: usize, o: usize, activation: Activation) -> Layer {
+    let scale = (3.0 / i as f32).sqrt(); // variance-preserving uniform init
+    let weight: Vec<f32> = (0..i * o).map(|_| rng.uniform(scale)).collect();
+    let bias: Vec<f32> = (0..o).map(|_| rng.uniform(0.1)).collect();
+    Layer::Dense {
+        in_dim: i as u32,
+        out_dim: o as u32,
+        weight: w.tensor(&weight),
+        bias: w.tensor(&bias),
+        activation,
+    }
+}
+
+fn placeholder_model(out: &Path) -> Res<()> {
+    const T: usize = 64;
+    const H: usize = 32;
+    const K: usize = 3;
+    let mut rng = Rng(0x5252_4145); // "RRAE"
+    let mut w = ModelWriter::new();
+    let enc = [
+        dense(&mut w, &mut rng, T, H, Activation::Tanh),
+        dense(&mut w, &mut rng, H, K, Activation::Identity),
+    ];
+    let dec = [
+        dense(&mut w, &mut rng, K, H, Activation::Tanh),
+        dense(&mut w, &mut rng, H, T, Activation::Identity),
+    ];
+    let mean = w.tensor(&[0.1, -0.2, 0.05]);
+    let chol = w.tensor(&[1.0, 0.0, 0.0, 0.3, 0.8, 0.0, -0.1, 0.2, 0.5]);
+    let meta = ModelMeta {
+        name: "placeholder-random-mlp",
+        input_dim: T as u32,
+        latent_dim: K as u32,
+        rank: K as u32,
+        normalization: Normalization::Global { shift: 0.5, scale: 0.25 },
+        encoder: heapless::Vec::from_slice(&enc).map_err(|_| "too many layers")?,
+        decoder: heapless::Vec::from_slice(&dec).map_err(|_| "too many layers")?,
+        basis: Basis::Folded { stored: None },
+        sampler: Some(Sampler { mean, chol }),
+        params: None,
+        singular_values: None,
+    };
+    let bytes = w.finish(&meta).map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
+    std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("host-gen: wrote {} ({} bytes)", out.display(), bytes.len());
+    Ok(())
+}
+
+// ------------------------------------------------------------------- inputs
+
+/// Rows of a 2-D `.npy` (`<f4`/`<f8`, C order) or `.csv` (numbers, optional header line).
+fn load_rows(path: &Path) -> Res<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "npy") {
+        load_npy(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        let text = String::from_utf8(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut rows = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let row: Result<Vec<f32>, _> = line.split(',').map(|c| c.trim().parse::<f32>()).collect();
+            match row {
+                Ok(r) => rows.push(r),
+                Err(_) if n == 0 => continue, // header line
+                Err(e) => return Err(format!("{}:{}: {e}", path.display(), n + 1)),
+            }
+        }
+        Ok(rows)
+    }
+}
+
+fn load_npy(b: &[u8]) -> Res<Vec<Vec<f32>>> {
+    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file".into());
+    }
+    let (hlen, start) = match b[6] {
+        1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
+        _ => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
+    };
+    let header = std::str::from_utf8(b.get(start..start + hlen).ok_or("truncated header")?)
+        .map_err(|e| e.to_string())?;
+    let descr = if header.contains("'<f4'") {
+        4
+    } else if header.contains("'<f8'") {
+        8
+    } else {
+        return Err(format!("unsupported dtype in {header}"));
+    };
+    if header.contains("'fortran_order': True") {
+        return Err("fortran order not supported".into());
+    }
+    let shape = header.split("'shape':").nth(1).ok_or("no shape")?;
+    let shape = &shape[shape.find('(').ok_or("bad shape")? + 1..shape.find(')').ok_or("bad shape")?];
+    let dims: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|e| format!("shape: {e}")))
+        .collect::<Res<_>>()?;
+    let [n, t] = dims[..] else { return Err(format!("need a 2-D array, shape {dims:?}")) };
+    let data = &b[start + hlen..];
+    if data.len() < n * t * descr {
+        return Err("truncated data".into());
+    }
+    let val = |i: usize| -> f32 {
+        let c = &data[i * descr..(i + 1) * descr];
+        if descr == 4 {
+            f32::from_le_bytes(c.try_into().unwrap())
+        } else {
+            f64::from_le_bytes(c.try_into().unwrap()) as f32
+        }
+    };
+    Ok((0..n).map(|r| (0..t).map(|c| val(r * t + c)).collect()).collect())
+}
+
+/// Deterministic inputs when no data file is given: Gaussian bumps at
+/// different positions on a regular grid (shaped like the `shift` data set).
+fn bumps(dim: usize, cases: usize) -> Vec<Vec<f32>> {
+    (0..cases)
+        .map(|c| {
+            let p = 0.3 + 0.4 * (c as f32 + 0.5) / cases as f32;
+            (0..dim)
+                .map(|i| {
+                    let t = i as f32 / (dim.max(2) - 1) as f32;
+                    (-((t - p) / 0.1).powi(2)).exp()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+// ----------------------------------------------------------------- expected
+
+fn lit(v: f32) -> Res<String> {
+    if !v.is_finite() {
+        return Err(format!("non-finite value {v}"));
+    }
+    // Debug prints the shortest representation that round-trips exactly.
+    Ok(format!("{v:?}"))
+}
+
+fn vec_lit(v: &[f32]) -> Res<String> {
+    Ok(format!("[{}]", v.iter().map(|&x| lit(x)).collect::<Res<Vec<_>>>()?.join(", ")))
+}
+
+fn mat_lit(rows: &[Vec<f32>]) -> Res<String> {
+    let inner: Vec<String> = rows.iter().map(|r| vec_lit(r)).collect::<Res<_>>()?;
+    Ok(format!("[\n    {},\n]", inner.join(",\n    ")))
+}
+
+fn rel_err(x: &[f32], x_hat: &[f32]) -> f32 {
+    let num: f32 = x.iter().zip(x_hat).map(|(a, b)| (a - b) * (a - b)).sum();
+    let den: f32 = x.iter().map(|a| a * a).sum();
+    (num / den).sqrt()
+}
+
+fn expected(args: &[String]) -> Res<()> {
+    let model_path = PathBuf::from(&args[0]);
+    let out_dir = PathBuf::from(&args[1]);
+    let mut inputs_path = None;
+    let mut cases = 4usize;
+    let mut source = String::from("unspecified");
+    let mut it = args[2..].iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--inputs" => inputs_path = Some(PathBuf::from(val()?)),
+            "--cases" => cases = val()?.parse().map_err(|e| format!("--cases: {e}"))?,
+            "--source" => source = val()?.clone(),
+            _ => return Err(format!("unknown option {a}\n{USAGE}")),
+        }
+    }
+    if cases < 2 {
+        return Err("--cases must be at least 2 (interpolation uses two)".into());
+    }
+
+    let raw = std::fs::read(&model_path).map_err(|e| format!("{}: {e}", model_path.display()))?;
+    let bytes = AlignedBytes::new(&raw);
+    let model = Model::from_bytes(&bytes).map_err(|e| format!("Model::from_bytes: {e:?}"))?;
+    let file = rrae_format::read(&bytes).map_err(|e| format!("read: {e:?}"))?;
+    let header = file.header;
+    let (dim, rank) = (model.input_dim(), model.rank());
+    if model.scratch_len() > header.scratch as usize {
+        return Err(format!("scratch_len {} > header {}", model.scratch_len(), header.scratch));
+    }
+
+    let inputs: Vec<Vec<f32>> = match &inputs_path {
+        Some(p) => {
+            let rows = load_rows(p)?;
+            if rows.len() < cases {
+                return Err(format!("{}: {} rows, need {cases}", p.display(), rows.len()));
+            }
+            // evenly spaced rows, deterministic
+            (0..cases).map(|c| rows[c * (rows.len() - 1) / (cases - 1)].clone()).collect()
+        }
+        None => bumps(dim, cases),
+    };
+    if let Some(bad) = inputs.iter().find(|r| r.len() != dim) {
+        return Err(format!("input rows have {} values, model input_dim is {dim}", bad.len()));
+    }
+
+    let mut scratch = vec![0.0f32; header.scratch as usize];
+    let e = |what: &str, err: rrae_runtime::Error| format!("{what}: {err:?}");
+    let mut alphas = Vec::new();
+    let mut x_hats = Vec::new();
+    let mut errs = Vec::new();
+    for x in &inputs {
+        let mut a = vec![0.0; rank];
+        model.encode(x, &mut a, &mut scratch).map_err(|err| e("encode", err))?;
+        let mut xh = vec![0.0; dim];
+        model.decode(&a, &mut xh, &mut scratch).map_err(|err| e("decode", err))?;
+        errs.push(rel_err(x, &xh));
+        alphas.push(a);
+        x_hats.push(xh);
+    }
+    // Progressive decoding of case 0 with the first 1..=rank coefficients.
+    let mut progressive = Vec::new();
+    let mut progressive_err = Vec::new();
+    for j in 1..=rank {
+        let mut xh = vec![0.0; dim];
+        model.decode(&alphas[0][..j], &mut xh, &mut scratch).map_err(|err| e("decode", err))?;
+        progressive_err.push(rel_err(&inputs[0], &xh));
+        progressive.push(xh);
+    }
+    // Sampling: fixed standard-normal draws z (the device has no RNG here).
+    let z: Vec<f32> = [0.5f32, -1.0, 0.25, 1.5, -0.75, 0.1, -0.3, 0.9].iter().copied().cycle().take(rank).collect();
+    let has_sampler = file.meta.sampler.is_some();
+    let mut sample_alpha = vec![0.0; rank];
+    let mut sample_x_hat = vec![0.0; dim];
+    if has_sampler {
+        model.sample(&z, &mut sample_alpha).map_err(|err| e("sample", err))?;
+        model.decode(&sample_alpha, &mut sample_x_hat, &mut scratch).map_err(|err| e("decode", err))?;
+    }
+    // Interpolation halfway between the first two cases.
+    let mut interp_alpha = vec![0.0; rank];
+    Model::interpolate(&alphas[0], &alphas[1], 0.5, &mut interp_alpha).map_err(|err| e("interpolate", err))?;
+    let mut interp_x_hat = vec![0.0; dim];
+    model.decode(&interp_alpha, &mut interp_x_hat, &mut scratch).map_err(|err| e("decode", err))?;
+
+    let mut s = String::new();
+    let w = &mut s;
+    let inputs_desc = match &inputs_path {
+        Some(p) => format!("{cases} evenly spaced rows of {}", p.file_name().unwrap_or_default().to_string_lossy()),
+        None => format!("{cases} deterministic Gaussian bumps"),
+    };
+    writeln!(w, "// @generated by firmware-example/host-gen (`scripts/firmware.sh --regen`). Do not edit.").unwrap();
+    writeln!(w, "// Model: {} ({} bytes), source: {source}", model.name(), raw.len()).unwrap();
+    writeln!(w, "// Inputs: {inputs_desc}. Every other value is rrae-runtime's result on the host.").unwrap();
+    writeln!(w).unwrap();
+    writeln!(w, "/// Name stored in the model.\npub const MODEL_NAME: &str = {:?};", model.name()).unwrap();
+    writeln!(w, "/// Length of `model.rrae` in bytes (guards against a model/expected mismatch).\npub const MODEL_LEN: usize = {};", raw.len()).unwrap();
+    writeln!(w, "/// CRC-32 of the model body, from its header.\npub const MODEL_BODY_CRC: u32 = {:#010x};", header.body_crc).unwrap();
+    writeln!(w, "/// Floats of scratch the runtime needs (the model header's value).\npub const SCRATCH_FLOATS: usize = {};", header.scratch).unwrap();
+    writeln!(w, "/// Features per sample.\npub const INPUT_DIM: usize = {dim};").unwrap();
+    writeln!(w, "/// Coefficients per sample (k).\npub const RANK: usize = {rank};").unwrap();
+    writeln!(w, "/// Number of test inputs.\npub const N_CASES: usize = {cases};").unwrap();
+    writeln!(w, "/// Whether the model stores a sampler (else SAMPLE_* are zeros and unchecked).\npub const HAS_SAMPLER: bool = {has_sampler};").unwrap();
+    writeln!(w, "/// Test inputs.\npub static INPUTS: [[f32; INPUT_DIM]; N_CASES] = {};", mat_lit(&inputs)?).unwrap();
+    writeln!(w, "/// Host `encode` of each input.\npub static ALPHA: [[f32; RANK]; N_CASES] = {};", mat_lit(&alphas)?).unwrap();
+    writeln!(w, "/// Host `decode(ALPHA[i])`.\npub static X_HAT: [[f32; INPUT_DIM]; N_CASES] = {};", mat_lit(&x_hats)?).unwrap();
+    writeln!(w, "/// Host relative L2 error `|x - x_hat| / |x|` of each case.\npub static REL_ERR: [f32; N_CASES] = {};", vec_lit(&errs)?).unwrap();
+    writeln!(w, "/// Host `decode(&ALPHA[0][..j + 1])` (progressive decoding).\npub static PROGRESSIVE: [[f32; INPUT_DIM]; RANK] = {};", mat_lit(&progressive)?).unwrap();
+    writeln!(w, "/// Relative error of each PROGRESSIVE row against INPUTS[0].\npub static PROGRESSIVE_ERR: [f32; RANK] = {};", vec_lit(&progressive_err)?).unwrap();
+    writeln!(w, "/// Fixed standard-normal draws for `sample`.\npub static Z: [f32; RANK] = {};", vec_lit(&z)?).unwrap();
+    writeln!(w, "/// Host `sample(Z)`.\npub static SAMPLE_ALPHA: [f32; RANK] = {};", vec_lit(&sample_alpha)?).unwrap();
+    writeln!(w, "/// Host `decode(SAMPLE_ALPHA)`.\npub static SAMPLE_X_HAT: [f32; INPUT_DIM] = {};", vec_lit(&sample_x_hat)?).unwrap();
+    writeln!(w, "/// Host `interpolate(ALPHA[0], ALPHA[1], 0.5)`.\npub static INTERP_ALPHA: [f32; RANK] = {};", vec_lit(&interp_alpha)?).unwrap();
+    writeln!(w, "/// Host `decode(INTERP_ALPHA)`.\npub static INTERP_X_HAT: [f32; INPUT_DIM] = {};", vec_lit(&interp_x_hat)?).unwrap();
+
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let model_out = out_dir.join("model.rrae");
+    if std::fs::canonicalize(&model_path).ok() != std::fs::canonicalize(&model_out).ok() {
+        std::fs::write(&model_out, &raw).map_err(|e| format!("{}: {e}", model_out.display()))?;
+    }
+    let exp_out = out_dir.join("expected.rs");
+    std::fs::write(&exp_out, s).map_err(|e| format!("{}: {e}", exp_out.display()))?;
+    eprintln!(
+        "host-gen: {} (k = {rank}, input_dim = {dim}, scratch = {} floats), host rel. errors {errs:?}",
+        exp_out.display(),
+        header.scratch
+    );
+    Ok(())
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Firmware checks: the runtime on a Cortex-M4F in QEMU, results equal to the host's.
+#
+#   bash scripts/firmware.sh            # CI: install toolchain, clippy, build, QEMU run,
+#                                       #     failure-path checks, thumbv7em + thumbv6m builds
+#   bash scripts/firmware.sh --regen    # first retrain/regenerate firmware-example/model/
+#   bash scripts/firmware.sh --regen --placeholder   # regenerate with the random placeholder MLP
+#
+# Uses Debian rustc-web 1.96 + build-std, selected by firmware-example/rust-toolchain.toml
+# and .cargo/config.toml, which cargo finds from the CURRENT directory (hence the cd's).
+# The model and its expected host results are committed: CI never retrains.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FW="$ROOT/firmware-example"
+REGEN=0
+PLACEHOLDER=0
+for a in "$@"; do
+  case "$a" in
+    --regen) REGEN=1 ;;
+    --placeholder) PLACEHOLDER=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "firmware.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n--> firmware: %s\n' "$*"; }
+# A RUSTFLAGS variable would replace the config's rustflags (and -Tlink.x with it).
+unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR RUSTC
+
+step "toolchain (idempotent)"
+bash "$ROOT/scripts/install-embedded-toolchain.sh"
+
+if [ "$REGEN" = 1 ]; then
+  step "regenerate firmware-example/model/"
+  # Host tools run from the repository root: the host (rustup) toolchain, no thumb config.
+  cd "$ROOT"
+  GEN_DIR="$FW/target/regen"
+  rm -rf "$GEN_DIR"; mkdir -p "$GEN_DIR"
+  HOSTGEN=(cargo run --quiet --release --manifest-path "$FW/host-gen/Cargo.toml"
+           --target-dir "$FW/target/host-gen" --)
+  INPUT_ARGS=()
+  if [ "$PLACEHOLDER" = 0 ]; then
+    # Train the default small model (shift data set). Settings are recorded in model/SOURCE.md.
+    TRAIN_ARGS=(fit --dataset shift --k 1 --seed 7)
+    cargo run --release -p rrae-trainer --bin trainer -- "${TRAIN_ARGS[@]}" --out "$GEN_DIR"
+    MODEL="$GEN_DIR/model.rrae"
+    SOURCE="trainer ${TRAIN_ARGS[*]}"
+    for f in test.npy test.csv data/test.npy data/test.csv; do
+      if [ -e "$GEN_DIR/$f" ]; then INPUT_ARGS=(--inputs "$GEN_DIR/$f"); break; fi
+    done
+  else
+    MODEL="$GEN_DIR/model.rrae"
+    "${HOSTGEN[@]}" placeholder-model "$MODEL"
+    SOURCE="host-gen placeholder-model (deterministic random MLP, not trained)"
+  fi
+  "${HOSTGEN[@]}" expected "$MODEL" "$FW/model" --cases 4 --source "$SOURCE" "${INPUT_ARGS[@]}"
+fi
+
+cd "$FW"
+rustc -V
+
+step "clippy -D warnings"
+cargo clippy --release -- -D warnings
+
+step "build (thumbv7em-none-eabihf, release)"
+cargo build --release
+arm-none-eabi-size target/thumbv7em-none-eabihf/release/rrae-firmware-example
+
+step "run in QEMU (mps2-an386, Cortex-M4F): device results must equal the host's"
+LOG="target/qemu-run.log"
+if ! cargo run --release 2>&1 | tee "$LOG"; then
+  echo "firmware: QEMU run failed" >&2; exit 1
+fi
+grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU output" >&2; exit 1; }
+
+step "failure paths must fail"
+if cargo run --release --features selftest-panic >target/qemu-panic.log 2>&1; then
+  cat target/qemu-panic.log; echo "firmware: a panic did not fail the run" >&2; exit 1
+fi
+grep -q "PANIC: " target/qemu-panic.log || { cat target/qemu-panic.log; echo "firmware: panic run failed without the panic message" >&2; exit 1; }
+echo "panic -> QEMU exit code non-zero: ok"
+if cargo run --release --features selftest-mismatch >target/qemu-mismatch.log 2>&1; then
+  cat target/qemu-mismatch.log; echo "firmware: a device/host mismatch did not fail the run" >&2; exit 1
+fi
+grep -q "RESULT: FAIL" target/qemu-mismatch.log || { cat target/qemu-mismatch.log; echo "firmware: mismatch run failed for another reason" >&2; exit 1; }
+echo "perturbed result -> check fails, QEMU exit code non-zero: ok"
+
+step "rrae-runtime + rrae-format for thumbv7em-none-eabihf (M4F) and thumbv6m-none-eabi (M0, no FPU)"
+# Built as dependencies of the firmware project (its lockfile, its target dir), with
+# build-std of core only: proves both crates are no_std and need no alloc.
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+  cargo build --release --target "$t" -p rrae-runtime -p rrae-format
+done
+
+echo
+echo "firmware: OK"
