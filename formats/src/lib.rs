@@ -76,6 +76,8 @@ pub use aligned::Aligned;
 pub use aligned::AlignedBytes;
 pub use error::FormatError;
 pub use header::Header;
+/// Re-exported so that users build [`ModelMeta`] with the matching version.
+pub use heapless;
 pub use meta::ModelMeta;
 pub use reader::{read, ModelFile};
 pub use scratch::scratch_floats;

@@ -92,7 +92,12 @@ fn build(name: &'static str, t: usize, h: usize, k: usize, seed: u64) -> Built {
         singular_values: None,
     };
     let bytes = w.finish(&meta).expect("valid model");
-    Built { name, dims: (t, h, k), bytes, weights }
+    Built {
+        name,
+        dims: (t, h, k),
+        bytes,
+        weights,
+    }
 }
 
 /// Median and minimum nanoseconds per call of `f`, over `reps` repetitions
@@ -161,7 +166,11 @@ fn main() {
                 i += 1;
             }
             "--calls" => {
-                calls = Some((args[i + 1].clone(), args[i + 2].clone(), args[i + 3].parse().expect("N")));
+                calls = Some((
+                    args[i + 1].clone(),
+                    args[i + 2].clone(),
+                    args[i + 3].parse().expect("N"),
+                ));
                 i += 3;
             }
             "--bench" => {} // passed by `cargo bench`
@@ -177,7 +186,10 @@ fn main() {
         .collect();
 
     if let Some((name, op, n)) = calls {
-        let m = models.iter().find(|m| m.name == name).expect("model name: small | large");
+        let m = models
+            .iter()
+            .find(|m| m.name == name)
+            .expect("model name: small | large");
         let aligned = AlignedBytes::new(&m.bytes);
         let model = Model::from_bytes(&aligned).expect("model loads");
         let (t, _, k) = m.dims;
@@ -187,9 +199,15 @@ fn main() {
         let mut scratch = vec![0f32; model.scratch_len()];
         for _ in 0..n {
             match op.as_str() {
-                "encode" => model.encode(black_box(&x), &mut alpha, &mut scratch).expect("encode"),
-                "decode" => model.decode(black_box(&alpha), &mut xh, &mut scratch).expect("decode"),
-                "reconstruct" => model.reconstruct(black_box(&x), &mut xh, &mut scratch).expect("reconstruct"),
+                "encode" => model
+                    .encode(black_box(&x), &mut alpha, &mut scratch)
+                    .expect("encode"),
+                "decode" => model
+                    .decode(black_box(&alpha), &mut xh, &mut scratch)
+                    .expect("decode"),
+                "reconstruct" => model
+                    .reconstruct(black_box(&x), &mut xh, &mut scratch)
+                    .expect("reconstruct"),
                 _ => panic!("op: encode | decode"),
             }
             black_box((&alpha, &xh));
@@ -215,24 +233,45 @@ fn main() {
             std::fs::write(p("rrae"), &m.bytes).expect("write .rrae");
             let blob: Vec<u8> = m.weights.iter().flat_map(|w| f32_bytes(w)).collect();
             std::fs::write(p("f32"), blob).expect("write weights");
-            let io: Vec<u8> = [&x[..], &alpha[..], &xh[..]].iter().flat_map(|v| f32_bytes(v)).collect();
+            let io: Vec<u8> = [&x[..], &alpha[..], &xh[..]]
+                .iter()
+                .flat_map(|v| f32_bytes(v))
+                .collect();
             std::fs::write(p("io.f32"), io).expect("write io");
-            std::fs::write(p("json"), format!("{{\"name\":\"{}\",\"input\":{t},\"hidden\":{h},\"k\":{k}}}\n", m.name))
-                .expect("write json");
+            std::fs::write(
+                p("json"),
+                format!(
+                    "{{\"name\":\"{}\",\"input\":{t},\"hidden\":{h},\"k\":{k}}}\n",
+                    m.name
+                ),
+            )
+            .expect("write json");
         }
         let (enc_med, enc_min, enc_all) = time_it(
-            || model.encode(black_box(&x), &mut alpha, &mut scratch).expect("encode"),
+            || {
+                model
+                    .encode(black_box(&x), &mut alpha, &mut scratch)
+                    .expect("encode")
+            },
             budget / 2,
             reps,
         );
         let alpha2 = alpha.clone();
         let (dec_med, dec_min, dec_all) = time_it(
-            || model.decode(black_box(&alpha2), &mut xh, &mut scratch).expect("decode"),
+            || {
+                model
+                    .decode(black_box(&alpha2), &mut xh, &mut scratch)
+                    .expect("decode")
+            },
             budget / 2,
             reps,
         );
         let (rec_med, rec_min, _) = time_it(
-            || model.reconstruct(black_box(&x), &mut xh, &mut scratch).expect("reconstruct"),
+            || {
+                model
+                    .reconstruct(black_box(&x), &mut xh, &mut scratch)
+                    .expect("reconstruct")
+            },
             budget / 2,
             reps,
         );

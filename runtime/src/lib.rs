@@ -1,2 +1,91 @@
+//! Inference for Rank Reduction Autoencoder models (`.rrae` files) on
+//! microcontrollers and hosts alike: `no_std`, no allocation, no panics.
+//!
+//! A [`Model`] borrows its file (typically in flash): [`Model::from_bytes`]
+//! validates everything once, then [`encode`](Model::encode) maps a sample to
+//! its `rank` coefficients, [`decode`](Model::decode) maps (the first `k'` of)
+//! them back, and [`sample`](Model::sample) / [`interpolate`](Model::interpolate)
+//! generate new coefficients.
+//!
+//! ```
+//! use rrae_format::meta::*;
+//! use rrae_format::{heapless, AlignedBytes, ModelWriter};
+//! use rrae_runtime::Model;
+//!
+//! // Write a model (normally the trainer's job): 2 features -> 1 coefficient.
+//! let mut w = ModelWriter::new();
+//! let enc = Layer::Dense { in_dim: 2, out_dim: 1, weight: w.tensor(&[0.5, 0.5]),
+//!                          bias: w.tensor(&[0.0]), activation: Activation::Identity };
+//! let dec = Layer::Dense { in_dim: 1, out_dim: 2, weight: w.tensor(&[1.0, 1.0]),
+//!                          bias: w.tensor(&[0.0, 0.0]), activation: Activation::Identity };
+//! let meta = ModelMeta {
+//!     name: "mean", input_dim: 2, latent_dim: 1, rank: 1,
+//!     normalization: Normalization::None,
+//!     encoder: heapless::Vec::from_slice(&[enc]).unwrap(),
+//!     decoder: heapless::Vec::from_slice(&[dec]).unwrap(),
+//!     basis: Basis::Folded { stored: None },
+//!     sampler: None, params: None, singular_values: None,
+//! };
+//! let bytes = AlignedBytes::new(&w.finish(&meta)?); // or include_model!("model.rrae")
+//!
+//! // Run it: all memory is the caller's.
+//! let model = Model::from_bytes(&bytes)?;
+//! let mut scratch = [0.0; 8];
+//! assert!(scratch.len() >= model.scratch_len());
+//! let (mut alpha, mut x_hat) = ([0.0; 1], [0.0; 2]);
+//! model.encode(&[1.0, 3.0], &mut alpha, &mut scratch)?;
+//! model.decode(&alpha, &mut x_hat, &mut scratch)?;
+//! assert_eq!((alpha, x_hat), ([2.0], [2.0, 2.0]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Promise
+//!
+//! - **No allocation**: the crate does not use `alloc`; inputs, outputs and
+//!   scratch ([`Model::scratch_len`] floats, stored in the file) are
+//!   caller-owned slices.
+//! - **No panics** reachable from the public API: a corrupt, truncated or
+//!   misaligned file is an [`Error::Format`]; a wrong buffer length is an
+//!   [`Error::BadLength`] (or a sibling variant).
+//! - **No unsafe code** (`#![deny(unsafe_code)]`); weights are borrowed with
+//!   `bytemuck` casts, never copied.
+//!
+//! # Features
+//!
+//! None. The crate depends on `rrae-format` (reader only) and `libm`.
 #![no_std]
-//! rrae runtime (work in progress).
+#![deny(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+mod error;
+mod kernels;
+mod model;
+
+pub use error::Error;
+pub use model::Model;
+pub use rrae_format as format;
+pub use rrae_format::{Aligned, FormatError};
+
+/// Embeds a model file as a 16-byte aligned `&'static [u8]`, ready for
+/// [`Model::from_bytes`]. The path is relative to the invoking file, like
+/// `include_bytes!`.
+///
+/// ```
+/// static MODEL: &[u8] = rrae_runtime::include_model!(concat!(
+///     env!("CARGO_MANIFEST_DIR"),
+///     "/../formats/tests/golden/tiny.rrae"
+/// ));
+/// assert_eq!(MODEL.as_ptr() as usize % 16, 0);
+/// let model = rrae_runtime::Model::from_bytes(MODEL)?;
+/// assert_eq!(model.name(), "tiny");
+/// # Ok::<(), rrae_runtime::Error>(())
+/// ```
+#[macro_export]
+macro_rules! include_model {
+    ($path:expr) => {{
+        static ALIGNED: &$crate::Aligned<[u8]> = &$crate::Aligned(*include_bytes!($path));
+        &ALIGNED.0
+    }};
+}
