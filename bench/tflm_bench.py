@@ -156,7 +156,18 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="time budget per timed model")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--calls", nargs=3, metavar=("NAME", "OP", "N"),
+                    help="build model NAME's OP model (encode|decode|reconstruct), invoke it N times, "
+                         "exit: for valgrind --tool=callgrind --toggle-collect='*MicroInterpreter::Invoke*'")
     a = ap.parse_args()
+    if a.calls:
+        name, op, n = a.calls[0], a.calls[1], int(a.calls[2])
+        models, inputs = build_models(a.models, name)
+        it = make_interp(models[op], 1 << 16)
+        it.set_input(inputs[op], 0)
+        for _ in range(n):
+            it.invoke()
+        return
 
     import importlib.metadata as md
     result = {"side": "tflite-micro", "tflite_micro_version": md.version("tflite-micro"), "models": []}
@@ -171,27 +182,12 @@ def main():
     result["overhead_arena_bytes"] = smallest_arena(trivial, x1)
 
     for name in a.names.split(","):
-        d = json.load(open(os.path.join(a.models, name + ".json")))
-        T, H, K = d["input"], d["hidden"], d["k"]
-        flat = np.fromfile(os.path.join(a.models, name + ".f32"), dtype="<f4")
-        shapes = [(H, T), (H,), (K, H), (K,), (H, K), (H,), (T, H), (T,)]
-        parts, o = [], 0
-        for s in shapes:
-            n = int(np.prod(s))
-            parts.append(flat[o:o + n].reshape(s))
-            o += n
-        assert o == flat.size, "weight blob size"
-        io = np.fromfile(os.path.join(a.models, name + ".io.f32"), dtype="<f4")
-        x, alpha_ours, xh_ours = io[:T], io[T:T + K], io[T + K:]
-        enc = fc_model([(parts[0], parts[1], True), (parts[2], parts[3], False)], T, name + "-enc")
-        dec = fc_model([(parts[4], parts[5], True), (parts[6], parts[7], False)], K, name + "-dec")
-        full = fc_model([(parts[0], parts[1], True), (parts[2], parts[3], False),
-                         (parts[4], parts[5], True), (parts[6], parts[7], False)], T, name + "-ae")
+        models, inputs, outs, (T, H, K) = build_models(a.models, name, full=True)
+        enc, dec, full = models["encode"], models["decode"], models["reconstruct"]
         row = {"name": name, "input": T, "hidden": H, "k": K,
-               "enc_tflite_bytes": len(enc), "dec_tflite_bytes": len(dec)}
-        for tag, model, inp, ours in (("encode", enc, x, alpha_ours), ("decode", dec, alpha_ours, xh_ours),
-                                      ("reconstruct", full, x, xh_ours)):
-            inp = inp.reshape(1, -1).astype(np.float32)
+               "enc_tflite_bytes": len(enc), "dec_tflite_bytes": len(dec), "ae_tflite_bytes": len(full)}
+        for tag in ("encode", "decode", "reconstruct"):
+            model, inp, ours = models[tag], inputs[tag], outs[tag]
             arena = smallest_arena(model, inp)
             it = make_interp(model, arena)
             it.set_input(inp, 0)
@@ -205,16 +201,42 @@ def main():
                 f"{tag}_ns_median": med - ov_med, f"{tag}_ns_min": mn - ov_min,
                 f"{tag}_ns_raw_all": allv,
             })
-        with open(os.path.join(a.models, name + "-enc.tflite"), "wb") as f:
-            f.write(enc)
-        with open(os.path.join(a.models, name + "-dec.tflite"), "wb") as f:
-            f.write(dec)
+        for tag, model in (("enc", enc), ("dec", dec), ("ae", full)):
+            with open(os.path.join(a.models, f"{name}-{tag}.tflite"), "wb") as fh:
+                fh.write(model)
         result["models"].append(row)
     s = json.dumps(result, indent=1)
     if a.out:
         with open(a.out, "w") as f:
             f.write(s + "\n")
     print(s)
+
+
+def build_models(models_dir, name, full=False):
+    """The encode / decode / reconstruct .tflite bytes for NAME, their inputs and our outputs."""
+    d = json.load(open(os.path.join(models_dir, name + ".json")))
+    T, H, K = d["input"], d["hidden"], d["k"]
+    flat = np.fromfile(os.path.join(models_dir, name + ".f32"), dtype="<f4")
+    shapes = [(H, T), (H,), (K, H), (K,), (H, K), (H,), (T, H), (T,)]
+    parts, o = [], 0
+    for s in shapes:
+        n = int(np.prod(s))
+        parts.append(flat[o:o + n].reshape(s))
+        o += n
+    assert o == flat.size, "weight blob size"
+    io = np.fromfile(os.path.join(models_dir, name + ".io.f32"), dtype="<f4")
+    x, alpha_ours, xh_ours = io[:T], io[T:T + K], io[T + K:]
+    enc = fc_model([(parts[0], parts[1], True), (parts[2], parts[3], False)], T, name + "-enc")
+    dec = fc_model([(parts[4], parts[5], True), (parts[6], parts[7], False)], K, name + "-dec")
+    ae = fc_model([(parts[0], parts[1], True), (parts[2], parts[3], False),
+                   (parts[4], parts[5], True), (parts[6], parts[7], False)], T, name + "-ae")
+    models = {"encode": enc, "decode": dec, "reconstruct": ae}
+    r = lambda v: v.reshape(1, -1).astype(np.float32)  # noqa: E731
+    inputs = {"encode": r(x), "decode": r(alpha_ours), "reconstruct": r(x)}
+    outs = {"encode": alpha_ours, "decode": xh_ours, "reconstruct": xh_ours}
+    if full:
+        return models, inputs, outs, (T, H, K)
+    return models, inputs
 
 
 if __name__ == "__main__":
