@@ -9,5 +9,7 @@ pub mod linalg;
 pub mod nn;
 pub mod optim;
 pub mod rank_layer;
+pub mod data;
+pub mod basis;
 pub mod config;
 pub mod train;

@@ -1,0 +1,359 @@
+//! Loading a user data matrix (rows are samples) from a `.npy` or `.csv`
+//! file.
+//!
+//! - `.npy`: a 2-D array of `f32` or `f64` (either byte order), C or Fortran
+//!   order; converted to `f32`.
+//! - `.csv`: comma-separated numbers, one sample per line, surrounding
+//!   whitespace ignored. The first line is taken as a header (and skipped)
+//!   when none of its cells is a number.
+//!
+//! Every value must be finite (and fit in `f32`). Errors name the file and
+//! the position of the problem.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use ndarray_npy::{ReadNpyError, ReadNpyExt};
+
+use super::DataError;
+
+/// Loads a `samples x features` matrix from a `.npy` or `.csv` file (chosen
+/// by the extension, case-insensitive).
+///
+/// # Errors
+/// [`DataError::NotFound`], [`DataError::Io`], [`DataError::UnknownExtension`],
+/// [`DataError::Npy`], [`DataError::WrongNdim`], [`DataError::Ragged`],
+/// [`DataError::NonNumeric`], [`DataError::NonFinite`], [`DataError::Csv`] or
+/// [`DataError::Empty`], each naming the file.
+pub fn load_matrix(path: impl AsRef<Path>) -> Result<Array2<f32>, DataError> {
+    let path = path.as_ref();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if ext != "npy" && ext != "csv" {
+        return Err(DataError::UnknownExtension {
+            path: path.to_path_buf(),
+            ext,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|source| io_error(path, source))?;
+    let matrix = if ext == "npy" {
+        parse_npy(path, &bytes)?
+    } else {
+        parse_csv(path, &bytes)?
+    };
+    let (rows, cols) = matrix.dim();
+    if rows == 0 || cols == 0 {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+            rows,
+            cols,
+        });
+    }
+    Ok(matrix)
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> DataError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        DataError::NotFound {
+            path: path.to_path_buf(),
+        }
+    } else {
+        DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+fn npy_error(path: &Path, err: ReadNpyError) -> DataError {
+    DataError::Npy {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    }
+}
+
+/// Converts to `f32`, rejecting non-finite values (and values beyond `f32`).
+fn finite_f32(path: &Path, a: Array2<f64>) -> Result<Array2<f32>, DataError> {
+    if let Some(((row, col), &value)) = a
+        .indexed_iter()
+        .find(|(_, v)| !(v.is_finite() && (**v as f32).is_finite()))
+    {
+        return Err(DataError::NonFinite {
+            path: path.to_path_buf(),
+            position: format!("row {row}, column {col} (0-based)"),
+            value,
+        });
+    }
+    Ok(a.mapv(|v| v as f32))
+}
+
+fn parse_npy(path: &Path, bytes: &[u8]) -> Result<Array2<f32>, DataError> {
+    let as_f64 = match Array2::<f32>::read_npy(Cursor::new(bytes)) {
+        Ok(a) => a.mapv(f64::from),
+        Err(ReadNpyError::WrongDescriptor(_)) => {
+            match Array2::<f64>::read_npy(Cursor::new(bytes)) {
+                Ok(a) => a,
+                Err(ReadNpyError::WrongDescriptor(d)) => {
+                    return Err(DataError::Npy {
+                        path: path.to_path_buf(),
+                        message: format!("unsupported element type {d} (expected f32 or f64)"),
+                    })
+                }
+                Err(ReadNpyError::WrongNdim(_, ndim)) => {
+                    return Err(DataError::WrongNdim {
+                        path: path.to_path_buf(),
+                        ndim,
+                    })
+                }
+                Err(e) => return Err(npy_error(path, e)),
+            }
+        }
+        Err(ReadNpyError::WrongNdim(_, ndim)) => {
+            return Err(DataError::WrongNdim {
+                path: path.to_path_buf(),
+                ndim,
+            })
+        }
+        Err(e) => return Err(npy_error(path, e)),
+    };
+    finite_f32(path, as_f64)
+}
+
+fn parse_csv(path: &Path, bytes: &[u8]) -> Result<Array2<f32>, DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let file = || PathBuf::from(path);
+    let mut values: Vec<f64> = Vec::new();
+    let mut width: Option<usize> = None;
+    let mut rows = 0usize;
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(DataError::Csv {
+                    path: file(),
+                    message: e.to_string(),
+                })
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let is_first = std::mem::replace(&mut first, false);
+        // Skip blank lines (a single empty cell).
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if is_first && record.iter().all(|c| c.parse::<f64>().is_err()) {
+            continue; // header
+        }
+        let expected = *width.get_or_insert(record.len());
+        if record.len() != expected {
+            return Err(DataError::Ragged {
+                path: file(),
+                line,
+                expected,
+                found: record.len(),
+            });
+        }
+        for (j, cell) in record.iter().enumerate() {
+            let v: f64 = cell.parse().map_err(|_| DataError::NonNumeric {
+                path: file(),
+                line,
+                column: j + 1,
+                cell: cell.to_string(),
+            })?;
+            if !(v.is_finite() && (v as f32).is_finite()) {
+                return Err(DataError::NonFinite {
+                    path: file(),
+                    position: format!("line {line}, column {}", j + 1),
+                    value: v,
+                });
+            }
+            values.push(v);
+        }
+        rows += 1;
+    }
+    let cols = width.unwrap_or(0);
+    Array2::from_shape_vec((rows, cols), values.into_iter().map(|v| v as f32).collect()).map_err(
+        |e| DataError::Csv {
+            path: file(),
+            message: e.to_string(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array3, ShapeBuilder};
+    use ndarray_npy::WriteNpyExt;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        p
+    }
+
+    fn write_npy<T: WriteNpyExt>(dir: &tempfile::TempDir, name: &str, a: &T) -> PathBuf {
+        let p = dir.path().join(name);
+        let mut f = std::fs::File::create(&p).unwrap();
+        a.write_npy(&mut f).unwrap();
+        p
+    }
+
+    #[test]
+    fn csv_with_and_without_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "a.csv", "x,y,z\n1,2,3\n 4 , 5.5 ,-6e-1\n\n");
+        assert_eq!(
+            load_matrix(&p).unwrap(),
+            array![[1.0, 2.0, 3.0], [4.0, 5.5, -0.6]]
+        );
+        let p = write(&dir, "b.CSV", "1,2\n3,4");
+        assert_eq!(load_matrix(&p).unwrap(), array![[1.0, 2.0], [3.0, 4.0]]);
+    }
+
+    #[test]
+    fn csv_errors_name_file_and_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "r.csv", "1,2,3\n4,5,6\n7,8\n");
+        let e = load_matrix(&p).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::Ragged {
+                    line: 3,
+                    expected: 3,
+                    found: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("r.csv") && e.to_string().contains("line 3"));
+
+        let p = write(&dir, "n.csv", "1,2\n3,abc\n");
+        let e = load_matrix(&p).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::NonNumeric {
+                    line: 2,
+                    column: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("\"abc\""));
+
+        let p = write(&dir, "f.csv", "1,2\n3,NaN\n");
+        let e = load_matrix(&p).unwrap_err();
+        assert!(matches!(e, DataError::NonFinite { .. }), "{e}");
+        assert!(e.to_string().contains("line 2, column 2"), "{e}");
+        let p = write(&dir, "big.csv", "1e300,2\n");
+        assert!(matches!(
+            load_matrix(&p).unwrap_err(),
+            DataError::NonFinite { .. }
+        ));
+
+        let p = write(&dir, "e.csv", "a,b\n");
+        assert!(matches!(
+            load_matrix(&p).unwrap_err(),
+            DataError::Empty { .. }
+        ));
+        let p = write(&dir, "e2.csv", "");
+        assert!(matches!(
+            load_matrix(&p).unwrap_err(),
+            DataError::Empty { .. }
+        ));
+    }
+
+    #[test]
+    fn file_and_extension_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.csv");
+        let e = load_matrix(&missing).unwrap_err();
+        assert!(matches!(e, DataError::NotFound { .. }));
+        assert!(e.to_string().contains("missing.csv"));
+        let p = write(&dir, "data.txt", "1,2\n");
+        let e = load_matrix(&p).unwrap_err();
+        assert!(
+            matches!(e, DataError::UnknownExtension { ref ext, .. } if ext == "txt"),
+            "{e}"
+        );
+        let p = write(&dir, "noext", "1,2\n");
+        assert!(matches!(
+            load_matrix(&p).unwrap_err(),
+            DataError::UnknownExtension { .. }
+        ));
+    }
+
+    #[test]
+    fn npy_f32_f64_c_and_fortran() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let p = write_npy(&dir, "a.npy", &a);
+        assert_eq!(load_matrix(&p).unwrap(), a);
+        let b = a.mapv(f64::from);
+        let p = write_npy(&dir, "b.npy", &b);
+        assert_eq!(load_matrix(&p).unwrap(), a);
+        let mut f = Array2::<f64>::zeros((2, 3).f());
+        f.assign(&b);
+        let p = write_npy(&dir, "f.npy", &f);
+        assert_eq!(load_matrix(&p).unwrap(), a);
+    }
+
+    #[test]
+    fn npy_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let a3 = Array3::<f32>::zeros((2, 2, 2));
+        let p = write_npy(&dir, "a3.npy", &a3);
+        let e = load_matrix(&p).unwrap_err();
+        assert!(matches!(e, DataError::WrongNdim { ndim: 3, .. }), "{e}");
+        let b3 = Array3::<f64>::zeros((2, 2, 2));
+        let p = write_npy(&dir, "b3.npy", &b3);
+        assert!(matches!(
+            load_matrix(&p).unwrap_err(),
+            DataError::WrongNdim { ndim: 3, .. }
+        ));
+
+        let ints = array![[1i32, 2], [3, 4]];
+        let p = write_npy(&dir, "i.npy", &ints);
+        let e = load_matrix(&p).unwrap_err();
+        assert!(matches!(e, DataError::Npy { .. }), "{e}");
+
+        let mut n = array![[1.0f64, 2.0], [3.0, 4.0]];
+        n[(1, 0)] = f64::INFINITY;
+        let p = write_npy(&dir, "n.npy", &n);
+        let e = load_matrix(&p).unwrap_err();
+        assert!(e.to_string().contains("row 1, column 0"), "{e}");
+
+        let z = Array2::<f32>::zeros((0, 4));
+        let p = write_npy(&dir, "z.npy", &z);
+        assert!(matches!(
+            load_matrix(&p).unwrap_err(),
+            DataError::Empty {
+                rows: 0,
+                cols: 4,
+                ..
+            }
+        ));
+
+        let p = write(&dir, "junk.npy", "not an npy file");
+        let e = load_matrix(&p).unwrap_err();
+        assert!(matches!(e, DataError::Npy { .. }), "{e}");
+    }
+}
