@@ -73,7 +73,13 @@ fn fd_check(z: &Array2<f64>, k: usize, seed: u64) -> f64 {
             fd[(i, j)] = (fp - fm) / (2.0 * h);
         }
     }
-    rel(grad.view(), fd.view())
+    let e = rel(grad.view(), fd.view());
+    eprintln!(
+        "FD {} x {} k={k}: relative error {e:.2e}",
+        z.nrows(),
+        z.ncols()
+    );
+    e
 }
 
 /// trunc_k(Z) == Z U_k U_kᵀ (the transpose of U_k U_kᵀ Y).
@@ -211,6 +217,7 @@ fn golden_cases_from_reference_autodiff() {
         assert!(e_yk < 1e-12, "{}: Yk rel err {e_yk}", c.name);
         let grad = truncate_backward(&cache, g.view());
         let e_dy = rel(grad.view(), spec_to_batch(&c.dY, c.m, c.n).view());
+        eprintln!("{}: Yk rel err {e_yk:.1e}, dY rel err {e_dy:.1e}", c.name);
         assert!(e_dy < 1e-10, "{}: dY rel err {e_dy}", c.name);
     }
 }
