@@ -5,11 +5,14 @@
 //! matrix of a batch is `batch x latent`, the transpose of the `L x B`
 //! orientation used in `RRAE-SPEC.md`.
 
+pub mod basis;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod export;
 pub mod linalg;
+pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod rank_layer;
-pub mod data;
-pub mod basis;
-pub mod config;
 pub mod train;

@@ -1,0 +1,228 @@
+//! `trainer fit`: load data, normalize, train, export `model.rrae`, evaluate
+//! the exported file with the runtime, write `metrics.json`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::basis;
+use crate::config::{self, FitOptions, NormalizeKind, TrainConfig};
+use crate::data::{self, Dataset, NormKind, Normalizer};
+use crate::export::{self, ExportInput};
+use crate::metrics::{self, LoadedModel, Metrics};
+use crate::train::{self, Progress};
+
+/// Arguments of `trainer fit` (every option may also come from `--config`).
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    /// Hyperparameters and data.
+    #[command(flatten)]
+    pub opts: FitOptions,
+    /// TOML file with the same fields (kebab-case); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// No progress bar and no summary.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Keep the basis as a separate step instead of folding it into the layers.
+    #[arg(long)]
+    pub no_fold: bool,
+}
+
+/// Where `fit` wrote its files and what it measured.
+#[derive(Debug, Clone)]
+pub struct FitOutcome {
+    /// `DIR/model.rrae`.
+    pub model_path: PathBuf,
+    /// `DIR/metrics.json`.
+    pub metrics_path: PathBuf,
+    /// The figures written to `metrics.json`.
+    pub metrics: Metrics,
+}
+
+/// Runs `trainer fit`.
+pub fn exec(args: FitArgs) -> Result<()> {
+    let opts = match &args.config {
+        Some(path) => args.opts.clone().or(FitOptions::from_toml_file(path)?),
+        None => args.opts.clone(),
+    };
+    let out = fit(&opts, !args.no_fold, !args.quiet)?;
+    if !args.quiet {
+        let m = &out.metrics;
+        println!(
+            "{}: k={} train {:.3} % test {:.3} % (linear baseline {:.2} %) in {:.1} s, {} steps -> {}",
+            m.dataset,
+            m.k,
+            m.train_rel_error,
+            m.test_rel_error,
+            m.linear_baseline_test_rel_error,
+            m.wall_seconds,
+            m.steps,
+            out.model_path.display()
+        );
+        println!(
+            "parameters: {}, weight bytes: {}, file bytes: {}",
+            m.param_count, m.weight_bytes, m.file_bytes
+        );
+    }
+    for w in metrics::flash_warnings(out.metrics.weight_bytes) {
+        eprintln!("{w}");
+    }
+    Ok(())
+}
+
+/// Loads the dataset named by `opts` (built-in, or a file with a test file or
+/// a random split). Returns it and whether it is a built-in set.
+pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
+    let Some(path) = &opts.data else {
+        let name = opts.dataset.as_deref().unwrap_or(config::defaults::DATASET);
+        let ds =
+            data::synthetic::load(name).with_context(|| format!("loading dataset '{name}'"))?;
+        return Ok((ds, true));
+    };
+    let x =
+        data::files::load_matrix(path).with_context(|| format!("loading {}", path.display()))?;
+    let (train, test) = match &opts.test {
+        Some(t) => (
+            x,
+            data::files::load_matrix(t).with_context(|| format!("loading {}", t.display()))?,
+        ),
+        None => {
+            let frac = config::check_test_fraction(
+                opts.test_fraction
+                    .unwrap_or(config::defaults::TEST_FRACTION),
+            )?;
+            data::split_test_fraction(x.view(), frac, opts.seed.unwrap_or(0))
+                .context("splitting the data")?
+        }
+    };
+    if train.ncols() != test.ncols() {
+        anyhow::bail!(
+            "train data has {} features but test data has {}",
+            train.ncols(),
+            test.ncols()
+        );
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned());
+    Ok((
+        Dataset {
+            name,
+            train,
+            test,
+            train_params: None,
+            test_params: None,
+            k_star: None,
+        },
+        false,
+    ))
+}
+
+fn progress_bar(total: usize, show: bool) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    let style = ProgressStyle::with_template(
+        "{prefix:>8} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+    )
+    .map(|s| s.progress_chars("=> "));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The whole `fit` pipeline for resolved options; `fold` folds the basis,
+/// `show_progress` draws a progress bar on a terminal.
+pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutcome> {
+    let (ds, builtin) = load_data(opts)?;
+    let kind = match opts.normalize {
+        Some(NormalizeKind::None) => NormKind::None,
+        Some(NormalizeKind::Global) => NormKind::Global,
+        Some(NormalizeKind::PerFeature) => NormKind::PerFeature,
+        None if builtin => NormKind::None,
+        None => NormKind::Global,
+    };
+    let normalizer = Normalizer::fit(kind, ds.train.view()).context("fitting the normalization")?;
+    let train_n = normalizer.apply(ds.train.view())?;
+    let cfg = TrainConfig::resolve(opts, train_n.nrows(), train_n.ncols())?;
+
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    let bar = progress_bar(cfg.steps + cfg.finetune_steps, show_progress);
+    let mut observe = |p: &Progress| {
+        if p.step % 10 == 0 || p.step == p.total {
+            let done = if p.phase == "train" {
+                p.step
+            } else {
+                cfg.steps + p.step
+            };
+            bar.set_position(done as u64);
+            bar.set_prefix(p.phase);
+            bar.set_message(format!("k={} loss={:.3}% lr={:.0e}", p.k, p.loss, p.lr));
+        }
+    };
+    let start = Instant::now();
+    let (model, summary) = train::fit(&cfg, train_n.view(), &mut observe)?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+
+    let bytes = export::model_bytes(&ExportInput {
+        name: &ds.name,
+        model: &model,
+        normalizer: &normalizer,
+        train: train_n.view(),
+        train_params: ds.train_params.as_ref().map(|p| p.view()),
+        fold,
+    })?;
+    let model_path = out_dir.join("model.rrae");
+    export::write_atomic(&model_path, &bytes)?;
+
+    let loaded = LoadedModel::new(&bytes)?;
+    let (param_count, weight_bytes) = metrics::model_size(loaded.model()?.meta());
+    let metrics = Metrics {
+        dataset: ds.name.clone(),
+        k: cfg.k,
+        latent_dim: cfg.latent,
+        input_dim: train_n.ncols(),
+        n_train: ds.train.nrows(),
+        n_test: ds.test.nrows(),
+        train_rel_error: loaded.rel_error(ds.train.view())?,
+        test_rel_error: loaded.rel_error(ds.test.view())?,
+        linear_baseline_test_rel_error: basis::linear_baseline(
+            ds.train.view(),
+            ds.test.view(),
+            cfg.k,
+        )
+        .context("computing the linear baseline")?,
+        singular_values: model.singular_values.clone(),
+        wall_seconds,
+        steps: summary.steps,
+        finetune_steps: cfg.finetune_steps,
+        final_batch_loss: f64::from(summary.train_loss),
+        param_count,
+        weight_bytes,
+        file_bytes: bytes.len(),
+        folded: fold,
+        config: cfg,
+    };
+    let metrics_path = out_dir.join("metrics.json");
+    let json = serde_json::to_string_pretty(&metrics)?;
+    export::write_atomic(&metrics_path, json.as_bytes())?;
+    Ok(FitOutcome {
+        model_path,
+        metrics_path,
+        metrics,
+    })
+}

@@ -1,0 +1,38 @@
+//! The `trainer` command line: one module per subcommand, each with its
+//! arguments struct and an `exec` function.
+
+pub mod eval;
+pub mod fit;
+pub mod inspect;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Train Rank Reduction Autoencoders and export them for microcontrollers.
+#[derive(Debug, Parser)]
+#[command(name = "trainer", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train an RRAE and write DIR/model.rrae and DIR/metrics.json.
+    Fit(fit::FitArgs),
+    /// Reconstruction errors of a model file on a dataset or data file.
+    Eval(eval::EvalArgs),
+    /// Print a model file's header, layers and sizes.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Fit(a) => fit::exec(a),
+        Command::Eval(a) => eval::exec(a),
+        Command::Inspect(a) => inspect::exec(a),
+    }
+}

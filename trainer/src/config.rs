@@ -1,0 +1,385 @@
+//! Training hyperparameters: the options shared by `trainer fit` flags and
+//! `--config FILE.toml` (same field names, flags override the file), their
+//! documented defaults, and validation in one place.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::nn::activation::{self, Activation};
+use crate::optim::OptimizerKind;
+
+/// How inputs are scaled before the encoder (stored in the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormalizeKind {
+    /// Unchanged (the default for the built-in synthetic sets, like the reference).
+    None,
+    /// One mean/std pair over the whole training array (the default for user data).
+    Global,
+    /// A mean/std pair per feature.
+    PerFeature,
+}
+
+/// Every `fit` option that may also come from a TOML file. `None` means
+/// "not given here"; [`FitOptions::or`] merges two sources.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FitOptions {
+    /// Built-in synthetic dataset (shift, gaussian_shift, …).
+    #[arg(long, conflicts_with = "data")]
+    pub dataset: Option<String>,
+    /// User data: .npy or .csv matrix, one sample per row.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Separate test file for --data (otherwise --test-fraction of the rows).
+    #[arg(long, requires = "data")]
+    pub test: Option<PathBuf>,
+    /// Share of --data rows held out for testing [default: 0.2].
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
+    /// Input normalization [default: none for --dataset, global for --data].
+    #[arg(long, value_enum)]
+    pub normalize: Option<NormalizeKind>,
+    /// Rank kept by the truncated SVD [default: 1].
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Latent width L before truncation [default: 64].
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// Hidden-layer width [default: 64].
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Hidden layers in the encoder [default: 1].
+    #[arg(long)]
+    pub enc_depth: Option<usize>,
+    /// Hidden layers in the decoder [default: 4].
+    #[arg(long)]
+    pub dec_depth: Option<usize>,
+    /// Hidden activation: identity, relu, leaky_relu, tanh, sigmoid, elu, softplus [default: relu].
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Training epochs (alternative to --steps).
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<usize>,
+    /// Optimizer steps [default: 6000].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Minibatch size [default: min(64, training samples)].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Learning rate of the first stage [default: 1e-3].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning-rate stages, each 10x smaller, equal step shares [default: 3].
+    #[arg(long)]
+    pub lr_stages: Option<usize>,
+    /// Update rule [default: adam].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Decoder fine-tuning steps with the global basis fixed [default: 300].
+    #[arg(long)]
+    pub finetune_steps: Option<usize>,
+    /// Learning rate of the fine-tuning [default: 1e-4].
+    #[arg(long)]
+    pub finetune_lr: Option<f64>,
+    /// Random seed (initialization and batch order) [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory [default: runs/<dataset or file stem>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+macro_rules! merge_fields {
+    ($a:ident, $b:ident; $($f:ident),*) => {
+        FitOptions { $($f: $a.$f.or($b.$f)),* }
+    };
+}
+
+impl FitOptions {
+    /// Field-wise `self` if given, else `fallback` (flags over file).
+    pub fn or(self, fallback: FitOptions) -> FitOptions {
+        merge_fields!(self, fallback; dataset, data, test, test_fraction, normalize, k, latent,
+            width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
+            optimizer, finetune_steps, finetune_lr, seed, out)
+    }
+
+    /// Reads a TOML file with the same (kebab-case) field names.
+    pub fn from_toml_file(path: &Path) -> Result<FitOptions> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+    }
+}
+
+/// Default architecture and schedule (see docs/TRAINING.md for the figures
+/// they reach). Sized so that the folded `shift` model is ~100 kB of weights.
+pub mod defaults {
+    /// Dataset trained when neither --dataset nor --data is given.
+    pub const DATASET: &str = "shift";
+    /// Rank.
+    pub const K: usize = 1;
+    /// Latent width L.
+    pub const LATENT: usize = 64;
+    /// Hidden width.
+    pub const WIDTH: usize = 64;
+    /// Encoder hidden layers.
+    pub const ENC_DEPTH: usize = 1;
+    /// Decoder hidden layers.
+    pub const DEC_DEPTH: usize = 4;
+    /// Optimizer steps.
+    pub const STEPS: usize = 6000;
+    /// Largest default minibatch.
+    pub const BATCH: usize = 64;
+    /// First-stage learning rate.
+    pub const LR: f64 = 1e-3;
+    /// Learning-rate stages (each 10x smaller).
+    pub const LR_STAGES: usize = 3;
+    /// Decoder fine-tuning steps.
+    pub const FINETUNE_STEPS: usize = 300;
+    /// Decoder fine-tuning learning rate.
+    pub const FINETUNE_LR: f64 = 1e-4;
+    /// Test share of a single user data file.
+    pub const TEST_FRACTION: f64 = 0.2;
+}
+
+/// Resolved, validated training hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Rank kept.
+    pub k: usize,
+    /// Latent width L.
+    pub latent: usize,
+    /// Hidden width.
+    pub width: usize,
+    /// Encoder hidden layers.
+    pub enc_depth: usize,
+    /// Decoder hidden layers.
+    pub dec_depth: usize,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Total optimizer steps.
+    pub steps: usize,
+    /// Minibatch size.
+    pub batch: usize,
+    /// First-stage learning rate.
+    pub lr: f64,
+    /// Number of learning-rate stages (each 10x smaller, fresh optimizer state).
+    pub lr_stages: usize,
+    /// Update rule.
+    pub optimizer: OptimizerKind,
+    /// Decoder fine-tuning steps.
+    pub finetune_steps: usize,
+    /// Fine-tuning learning rate.
+    pub finetune_lr: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Applies defaults to `opts` and validates against the data:
+    /// `n_train` training samples of `input_dim` features.
+    pub fn resolve(opts: &FitOptions, n_train: usize, input_dim: usize) -> Result<TrainConfig> {
+        use defaults as d;
+        let activation = match &opts.activation {
+            None => Activation::Relu,
+            Some(name) => activation::parse(name).with_context(|| {
+                format!(
+                    "unknown activation '{name}' (expected one of {})",
+                    activation::NAMES.join(", ")
+                )
+            })?,
+        };
+        let batch = opts.batch.unwrap_or(d::BATCH.min(n_train));
+        let steps = match (opts.steps, opts.epochs) {
+            (Some(s), _) => s,
+            (None, Some(e)) => e.saturating_mul(n_train / batch.max(1)),
+            (None, None) => d::STEPS,
+        };
+        let cfg = TrainConfig {
+            k: opts.k.unwrap_or(d::K),
+            latent: opts.latent.unwrap_or(d::LATENT),
+            width: opts.width.unwrap_or(d::WIDTH),
+            enc_depth: opts.enc_depth.unwrap_or(d::ENC_DEPTH),
+            dec_depth: opts.dec_depth.unwrap_or(d::DEC_DEPTH),
+            activation,
+            steps,
+            batch,
+            lr: opts.lr.unwrap_or(d::LR),
+            lr_stages: opts.lr_stages.unwrap_or(d::LR_STAGES),
+            optimizer: opts.optimizer.unwrap_or(OptimizerKind::Adam),
+            finetune_steps: opts.finetune_steps.unwrap_or(d::FINETUNE_STEPS),
+            finetune_lr: opts.finetune_lr.unwrap_or(d::FINETUNE_LR),
+            seed: opts.seed.unwrap_or(0),
+        };
+        cfg.validate(n_train, input_dim)?;
+        Ok(cfg)
+    }
+
+    /// Every constraint on the hyperparameters, checked once.
+    pub fn validate(&self, n_train: usize, input_dim: usize) -> Result<()> {
+        const MAX_WIDTH: usize = 1 << 16;
+        if input_dim == 0 || n_train == 0 {
+            bail!("the training data is empty ({n_train} samples of {input_dim} features)");
+        }
+        if self.batch == 0 || self.batch > n_train {
+            bail!(
+                "--batch {} must be between 1 and the number of training samples ({n_train})",
+                self.batch
+            );
+        }
+        if self.latent == 0 || self.width == 0 || self.latent > MAX_WIDTH || self.width > MAX_WIDTH
+        {
+            bail!("--latent and --width must be between 1 and {MAX_WIDTH}");
+        }
+        let p = self.latent.min(self.batch);
+        if self.k == 0 || self.k > p {
+            bail!(
+                "--k {} must satisfy 1 <= k <= min(latent, batch) = {p} (latent {}, batch {})",
+                self.k,
+                self.latent,
+                self.batch
+            );
+        }
+        // The file format holds at most MAX_LAYERS layers per network.
+        let max_depth = rrae_format::meta::MAX_LAYERS - 1;
+        if self.enc_depth > max_depth || self.dec_depth > max_depth {
+            bail!("--enc-depth and --dec-depth must be at most {max_depth}");
+        }
+        if self.steps == 0 {
+            bail!("the number of training steps must be positive");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0)
+            || !(self.finetune_lr.is_finite() && self.finetune_lr > 0.0)
+        {
+            bail!("learning rates must be positive and finite");
+        }
+        if self.lr_stages == 0 || self.lr_stages > self.steps {
+            bail!(
+                "--lr-stages {} must be between 1 and the number of steps ({})",
+                self.lr_stages,
+                self.steps
+            );
+        }
+        Ok(())
+    }
+
+    /// Learning rate and first step of stage `i` (of `lr_stages`).
+    pub fn stage(&self, i: usize) -> (f64, usize) {
+        (
+            self.lr * 0.1f64.powi(i as i32),
+            i * self.steps / self.lr_stages,
+        )
+    }
+
+    /// Layer widths of the encoder, input first.
+    pub fn encoder_dims(&self, input_dim: usize) -> Vec<usize> {
+        dims(input_dim, self.width, self.enc_depth, self.latent)
+    }
+
+    /// Layer widths of the decoder, latent first.
+    pub fn decoder_dims(&self, input_dim: usize) -> Vec<usize> {
+        dims(self.latent, self.width, self.dec_depth, input_dim)
+    }
+}
+
+fn dims(first: usize, width: usize, hidden: usize, last: usize) -> Vec<usize> {
+    let mut d = vec![first];
+    d.extend(std::iter::repeat_n(width, hidden));
+    d.push(last);
+    d
+}
+
+/// Validates a test fraction in (0, 1).
+pub fn check_test_fraction(f: f64) -> Result<f64> {
+    if f.is_finite() && f > 0.0 && f < 1.0 {
+        Ok(f)
+    } else {
+        bail!("--test-fraction {f} must be strictly between 0 and 1")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_and_flags_override_file() {
+        let file: FitOptions =
+            toml::from_str("k = 2\nwidth = 32\nactivation = \"tanh\"\nenc-depth = 2").unwrap();
+        let cli = FitOptions {
+            k: Some(1),
+            ..Default::default()
+        };
+        let cfg = TrainConfig::resolve(&cli.or(file), 199, 200).unwrap();
+        assert_eq!((cfg.k, cfg.width, cfg.batch, cfg.enc_depth), (1, 32, 64, 2));
+        assert_eq!(cfg.activation, Activation::Tanh);
+        assert_eq!(cfg.encoder_dims(200), vec![200, 32, 32, cfg.latent]);
+        assert_eq!(cfg.decoder_dims(200), vec![cfg.latent, 32, 32, 32, 32, 200]);
+        // Small data sets get a smaller default batch.
+        assert_eq!(
+            TrainConfig::resolve(&FitOptions::default(), 20, 500)
+                .unwrap()
+                .batch,
+            20
+        );
+    }
+
+    #[test]
+    fn rejects_bad_hyperparameters() {
+        let bad = [
+            FitOptions {
+                k: Some(0),
+                ..Default::default()
+            },
+            FitOptions {
+                k: Some(65),
+                ..Default::default()
+            },
+            FitOptions {
+                batch: Some(500),
+                ..Default::default()
+            },
+            FitOptions {
+                lr: Some(-1.0),
+                ..Default::default()
+            },
+            FitOptions {
+                activation: Some("swish".into()),
+                ..Default::default()
+            },
+            FitOptions {
+                dec_depth: Some(40),
+                ..Default::default()
+            },
+            FitOptions {
+                steps: Some(0),
+                ..Default::default()
+            },
+        ];
+        for opts in bad {
+            assert!(TrainConfig::resolve(&opts, 199, 200).is_err(), "{opts:?}");
+        }
+        assert!(toml::from_str::<FitOptions>("kk = 1").is_err());
+        assert!(check_test_fraction(1.0).is_err());
+    }
+
+    #[test]
+    fn stages_split_steps_and_divide_lr() {
+        let cfg = TrainConfig::resolve(
+            &FitOptions {
+                steps: Some(300),
+                ..Default::default()
+            },
+            199,
+            200,
+        )
+        .unwrap();
+        assert_eq!(cfg.stage(0), (1e-3, 0));
+        let (lr, start) = cfg.stage(2);
+        assert!((lr - 1e-5).abs() < 1e-15);
+        assert_eq!(start, 200);
+    }
+}

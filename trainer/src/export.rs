@@ -1,0 +1,195 @@
+//! Writes a trained model as a `.rrae` file: layers, normalization, the
+//! global basis (folded into the adjacent layers by default), the Gaussian of
+//! the training coefficients, the parameter table and the training singular
+//! values. Files are written atomically (temporary file + rename).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ndarray::{Array1, Array2, ArrayView2};
+use rrae_format::heapless;
+use rrae_format::meta::{Basis, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS};
+use rrae_format::{ModelMeta, ModelWriter};
+
+use crate::basis;
+use crate::data::Normalizer;
+use crate::nn::{Dense, Mlp};
+use crate::train::RraeModel;
+
+/// What goes into the file besides the networks.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportInput<'a> {
+    /// Model name (e.g. the dataset).
+    pub name: &'a str,
+    /// The trained networks and basis.
+    pub model: &'a RraeModel,
+    /// Normalization fitted on the training data.
+    pub normalizer: &'a Normalizer,
+    /// Normalized training data (for the coefficient Gaussian and table).
+    pub train: ArrayView2<'a, f32>,
+    /// Generating parameters of the training samples, if known.
+    pub train_params: Option<ArrayView2<'a, f64>>,
+    /// Fold `U_k` into the adjacent layers (default) or keep it separate.
+    pub fold: bool,
+}
+
+fn f32s(a: &Array2<f64>) -> Vec<f32> {
+    a.iter().map(|&v| v as f32).collect()
+}
+
+fn layer(w: &mut ModelWriter, d: &Dense<f32>) -> Layer {
+    let weight = w.tensor(d.w.as_standard_layout().as_slice().unwrap_or(&[]));
+    let bias = w.tensor(d.b.as_slice().unwrap_or(&[]));
+    Layer::Dense {
+        in_dim: d.in_dim() as u32,
+        out_dim: d.out_dim() as u32,
+        weight,
+        bias,
+        activation: d.act,
+    }
+}
+
+fn layers(
+    w: &mut ModelWriter,
+    net: &Mlp<f32>,
+    what: &str,
+) -> Result<heapless::Vec<Layer, MAX_LAYERS>> {
+    let mut out = heapless::Vec::new();
+    for d in &net.layers {
+        out.push(layer(w, d))
+            .map_err(|_| anyhow::anyhow!("the {what} has more than {MAX_LAYERS} layers"))?;
+    }
+    Ok(out)
+}
+
+/// Folds `U_k` (`L x k`) into the networks: encoder last layer
+/// `W' = U_kᵀ W`, `b' = U_kᵀ b`; decoder first layer `W₁' = W₁ U_k`
+/// (computed in f64).
+pub fn fold(model: &RraeModel) -> (Mlp<f32>, Mlp<f32>) {
+    let u = model.u_k.mapv(f64::from);
+    let (mut enc, mut dec) = (model.encoder.clone(), model.decoder.clone());
+    if let Some(last) = enc.layers.last_mut() {
+        let w: Array2<f64> = u.t().dot(&last.w.mapv(f64::from));
+        let b: Array1<f64> = u.t().dot(&last.b.mapv(f64::from));
+        last.w = w.mapv(|v| v as f32);
+        last.b = b.mapv(|v| v as f32);
+    }
+    if let Some(first) = dec.layers.first_mut() {
+        first.w = first.w.mapv(f64::from).dot(&u).mapv(|v| v as f32);
+    }
+    (enc, dec)
+}
+
+fn normalization(w: &mut ModelWriter, n: &Normalizer) -> Normalization {
+    match n {
+        Normalizer::None => Normalization::None,
+        Normalizer::Global { shift, scale } => Normalization::Global {
+            shift: *shift as f32,
+            scale: *scale as f32,
+        },
+        Normalizer::PerFeature { shift, scale } => {
+            let s: Vec<f32> = shift.iter().map(|&v| v as f32).collect();
+            let c: Vec<f32> = scale.iter().map(|&v| v as f32).collect();
+            Normalization::PerFeature {
+                shift: w.tensor(&s),
+                scale: w.tensor(&c),
+            }
+        }
+    }
+}
+
+/// The complete `.rrae` file contents.
+pub fn model_bytes(input: &ExportInput<'_>) -> Result<Vec<u8>> {
+    let model = input.model;
+    let mut w = ModelWriter::new();
+    let (enc, dec) = if input.fold {
+        fold(model)
+    } else {
+        (model.encoder.clone(), model.decoder.clone())
+    };
+    let encoder = layers(&mut w, &enc, "encoder")?;
+    let decoder = layers(&mut w, &dec, "decoder")?;
+    let u = w.tensor(model.u_k.as_standard_layout().as_slice().unwrap_or(&[]));
+    let basis = if input.fold {
+        Basis::Folded { stored: Some(u) }
+    } else {
+        Basis::Separate { u }
+    };
+    let normalization = normalization(&mut w, input.normalizer);
+
+    let alpha = model.encode(input.train).mapv(f64::from);
+    let (mean, chol) =
+        basis::coefficient_gaussian(alpha.view()).context("fitting the coefficient Gaussian")?;
+    let sampler = Some(Sampler {
+        mean: w.tensor(&mean.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+        chol: w.tensor(&f32s(&chol)),
+    });
+    let params = match input.train_params {
+        Some(p) if p.nrows() == alpha.nrows() => Some(ParamTable {
+            param_dim: p.ncols() as u32,
+            count: p.nrows() as u32,
+            params: w.tensor(&p.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+            coeffs: w.tensor(&f32s(&alpha)),
+        }),
+        _ => None,
+    };
+    let sv: Vec<f32> = model.singular_values.iter().map(|&v| v as f32).collect();
+    let singular_values = Some(w.tensor(&sv));
+    let meta = ModelMeta {
+        name: input.name,
+        input_dim: model.input_dim() as u32,
+        latent_dim: model.latent_dim() as u32,
+        rank: model.rank() as u32,
+        normalization,
+        encoder,
+        decoder,
+        basis,
+        sampler,
+        params,
+        singular_values,
+    };
+    w.finish(&meta)
+        .map_err(|e| anyhow::anyhow!("encoding the model file: {e}"))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// directory, flushed to disk, then renamed over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path.file_name().context("output path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.bin");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(write_atomic(&dir.path().join("missing/m.bin"), b"x").is_err());
+    }
+}

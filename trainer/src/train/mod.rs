@@ -1,0 +1,327 @@
+//! The training loop: minibatch Adam/AdaBelief on encoder → rank-k
+//! truncation → decoder with staged learning rates, then the global basis
+//! and a decoder fine-tuning with that basis fixed.
+//!
+//! Everything a run needs to continue lives in [`TrainState`] (parameters,
+//! optimizer moments, step, stage); batch order is a pure function of
+//! `(seed, epoch)`, so a serialized state resumes bit-identically.
+
+mod model;
+
+use anyhow::{bail, Context, Result};
+use ndarray::{Array2, ArrayView2};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+pub use model::RraeModel;
+
+use crate::config::TrainConfig;
+use crate::nn::{relative_loss, Grads, Mlp, Workspace};
+use crate::optim::Optimizer;
+use crate::{basis, rank_layer};
+
+/// Everything that evolves during training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Encoder parameters.
+    pub encoder: Mlp<f32>,
+    /// Decoder parameters.
+    pub decoder: Mlp<f32>,
+    /// Optimizer moments and learning rate.
+    pub optimizer: Optimizer<f32>,
+    /// Steps taken.
+    pub step: usize,
+    /// Current learning-rate stage.
+    pub stage: usize,
+    /// Loss of the last step (percent).
+    pub last_loss: f32,
+}
+
+impl TrainState {
+    /// Freshly initialized networks (seeded by `cfg.seed`).
+    pub fn new(cfg: &TrainConfig, input_dim: usize) -> Self {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let encoder = Mlp::new(&cfg.encoder_dims(input_dim), cfg.activation, &mut rng);
+        let decoder = Mlp::new(&cfg.decoder_dims(input_dim), cfg.activation, &mut rng);
+        Self {
+            encoder,
+            decoder,
+            optimizer: Optimizer::new(cfg.optimizer, cfg.lr),
+            step: 0,
+            stage: 0,
+            last_loss: f32::NAN,
+        }
+    }
+}
+
+/// What an observer (e.g. a progress bar) is told after each step.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// `"train"` or `"finetune"`.
+    pub phase: &'static str,
+    /// Steps done in this phase.
+    pub step: usize,
+    /// Steps planned in this phase.
+    pub total: usize,
+    /// Rank.
+    pub k: usize,
+    /// Batch loss (percent).
+    pub loss: f32,
+    /// Learning rate in use.
+    pub lr: f64,
+}
+
+/// Minibatch order: a fresh permutation per epoch drawn from `(seed, epoch)`;
+/// the trailing partial batch is dropped.
+#[derive(Debug, Clone)]
+pub struct Batches {
+    seed: u64,
+    batch: usize,
+    perm: Vec<usize>,
+    epoch: Option<usize>,
+}
+
+impl Batches {
+    /// Batches of `batch` rows out of `n` (requires `1 <= batch <= n`).
+    pub fn new(seed: u64, n: usize, batch: usize) -> Self {
+        Self {
+            seed,
+            batch,
+            perm: (0..n).collect(),
+            epoch: None,
+        }
+    }
+
+    /// Row indices of step `step` (counting from 0 over all epochs).
+    pub fn indices(&mut self, step: usize) -> &[usize] {
+        let per_epoch = (self.perm.len() / self.batch).max(1);
+        let (epoch, pos) = (step / per_epoch, step % per_epoch);
+        if self.epoch != Some(epoch) {
+            let mix = (epoch as u64)
+                .wrapping_add(1)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut rng = StdRng::seed_from_u64(self.seed ^ mix);
+            self.perm.sort_unstable();
+            self.perm.shuffle(&mut rng);
+            self.epoch = Some(epoch);
+        }
+        &self.perm[pos * self.batch..(pos + 1) * self.batch]
+    }
+}
+
+fn gather(data: ArrayView2<f32>, rows: &[usize], out: &mut Array2<f32>) {
+    for (mut dst, &r) in out.rows_mut().into_iter().zip(rows) {
+        dst.assign(&data.row(r));
+    }
+}
+
+/// Reusable buffers of the training step.
+pub struct Trainer<'a> {
+    cfg: &'a TrainConfig,
+    data: ArrayView2<'a, f32>,
+    batches: Batches,
+    xb: Array2<f32>,
+    grad_out: Array2<f32>,
+    enc_ws: Workspace<f32>,
+    dec_ws: Workspace<f32>,
+    enc_grads: Grads<f32>,
+    dec_grads: Grads<f32>,
+}
+
+impl<'a> Trainer<'a> {
+    /// Buffers for training `state`'s networks on `data` (normalized,
+    /// `n x input`); `cfg` must have been validated for this data.
+    pub fn new(cfg: &'a TrainConfig, data: ArrayView2<'a, f32>, state: &TrainState) -> Self {
+        let (b, t) = (cfg.batch, data.ncols());
+        Self {
+            cfg,
+            data,
+            batches: Batches::new(cfg.seed, data.nrows(), b),
+            xb: Array2::zeros((b, t)),
+            grad_out: Array2::zeros((b, t)),
+            enc_ws: Workspace::default(),
+            dec_ws: Workspace::default(),
+            enc_grads: state.encoder.zero_grads(),
+            dec_grads: state.decoder.zero_grads(),
+        }
+    }
+
+    /// One optimizer step; returns the batch loss (percent).
+    pub fn step(&mut self, state: &mut TrainState) -> Result<f32> {
+        let rows = self.batches.indices(state.step);
+        gather(self.data, rows, &mut self.xb);
+        let y = state.encoder.forward(self.xb.view(), &mut self.enc_ws);
+        let (yk, cache) =
+            rank_layer::truncate(y, self.cfg.k).with_context(|| format!("step {}", state.step))?;
+        let x_hat = state.decoder.forward(yk.view(), &mut self.dec_ws);
+        let loss = relative_loss(x_hat, self.xb.view(), self.grad_out.view_mut());
+        if !loss.is_finite() {
+            bail!(
+                "training diverged at step {} (loss {loss}); try a smaller --lr",
+                state.step
+            );
+        }
+        let dyk = state
+            .decoder
+            .backward(
+                yk.view(),
+                &mut self.dec_ws,
+                self.grad_out.view(),
+                &mut self.dec_grads,
+                true,
+            )
+            .context("decoder has no layers")?;
+        let dy = rank_layer::truncate_backward(&cache, dyk);
+        state.encoder.backward(
+            self.xb.view(),
+            &mut self.enc_ws,
+            dy.view(),
+            &mut self.enc_grads,
+            false,
+        );
+        let params = state
+            .encoder
+            .tensors_mut()
+            .chain(state.decoder.tensors_mut());
+        state.optimizer.step(
+            params,
+            self.enc_grads.tensors().chain(self.dec_grads.tensors()),
+        );
+        state.step += 1;
+        state.last_loss = loss;
+        Ok(loss)
+    }
+
+    /// Runs from `state.step` to `cfg.steps`, switching learning-rate stages
+    /// (fresh optimizer state each) on the way.
+    pub fn run(
+        &mut self,
+        state: &mut TrainState,
+        observe: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        while state.step < self.cfg.steps {
+            let stage = (0..self.cfg.lr_stages)
+                .rev()
+                .find(|&i| self.cfg.stage(i).1 <= state.step)
+                .unwrap_or(0);
+            if stage != state.stage {
+                state.stage = stage;
+                state.optimizer.reset(self.cfg.stage(stage).0);
+            }
+            let loss = self.step(state)?;
+            observe(&Progress {
+                phase: "train",
+                step: state.step,
+                total: self.cfg.steps,
+                k: self.cfg.k,
+                loss,
+                lr: state.optimizer.lr,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Decoder fine-tuning with `U_k` fixed and the encoder frozen, on
+/// `d(U_k U_kᵀ e(x))`; returns the last batch loss (NaN if no steps).
+pub fn finetune_decoder(
+    model: &mut RraeModel,
+    data: ArrayView2<f32>,
+    cfg: &TrainConfig,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<f32> {
+    let projected = model.encode(data).dot(&model.u_k.t());
+    let (b, t) = (cfg.batch, data.ncols());
+    let mut batches = Batches::new(cfg.seed.wrapping_add(1), data.nrows(), b);
+    let (mut zb, mut xb, mut grad_out) = (
+        Array2::zeros((b, projected.ncols())),
+        Array2::zeros((b, t)),
+        Array2::zeros((b, t)),
+    );
+    let mut ws = Workspace::default();
+    let mut grads = model.decoder.zero_grads();
+    let mut opt = Optimizer::new(cfg.optimizer, cfg.finetune_lr);
+    let mut loss = f32::NAN;
+    for step in 0..cfg.finetune_steps {
+        let rows = batches.indices(step);
+        gather(projected.view(), rows, &mut zb);
+        gather(data, rows, &mut xb);
+        let x_hat = model.decoder.forward(zb.view(), &mut ws);
+        loss = relative_loss(x_hat, xb.view(), grad_out.view_mut());
+        if !loss.is_finite() {
+            bail!("decoder fine-tuning diverged at step {step} (loss {loss})");
+        }
+        model
+            .decoder
+            .backward(zb.view(), &mut ws, grad_out.view(), &mut grads, false);
+        opt.step(model.decoder.tensors_mut(), grads.tensors());
+        observe(&Progress {
+            phase: "finetune",
+            step: step + 1,
+            total: cfg.finetune_steps,
+            k: cfg.k,
+            loss,
+            lr: opt.lr,
+        });
+    }
+    Ok(loss)
+}
+
+/// What [`fit`] returns besides the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitSummary {
+    /// Steps of the main phase.
+    pub steps: usize,
+    /// Last batch loss of the main phase (percent, normalized data).
+    pub train_loss: f32,
+    /// Last batch loss of the fine-tuning (NaN if none).
+    pub finetune_loss: f32,
+}
+
+/// The whole recipe on normalized training data (`n x input`): train, global
+/// basis from all training latents, decoder fine-tuning.
+pub fn fit(
+    cfg: &TrainConfig,
+    data: ArrayView2<f32>,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<(RraeModel, FitSummary)> {
+    cfg.validate(data.nrows(), data.ncols())?;
+    let mut state = TrainState::new(cfg, data.ncols());
+    Trainer::new(cfg, data, &state).run(&mut state, observe)?;
+    let latents = state.encoder.predict(data);
+    let gb = basis::global_basis(latents.view(), cfg.k).context("computing the global basis")?;
+    let mut model = RraeModel {
+        encoder: state.encoder,
+        decoder: state.decoder,
+        u_k: gb.u_k.mapv(|v| v as f32),
+        singular_values: gb.singular_values,
+    };
+    let finetune_loss = finetune_decoder(&mut model, data, cfg, observe)?;
+    Ok((
+        model,
+        FitSummary {
+            steps: state.step,
+            train_loss: state.last_loss,
+            finetune_loss,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_permutations_and_reproducible() {
+        let mut a = Batches::new(3, 10, 3);
+        let mut b = Batches::new(3, 10, 3);
+        let mut seen: Vec<usize> = (0..3).flat_map(|s| a.indices(s).to_vec()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 9); // one epoch, trailing row dropped
+        assert_eq!(a.indices(4).to_vec(), b.indices(4).to_vec());
+        assert_ne!(a.indices(0).to_vec(), a.indices(3).to_vec());
+    }
+}

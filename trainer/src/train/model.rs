@@ -1,0 +1,59 @@
+//! A trained RRAE in the trainer's own (unfolded) form and its inference
+//! path: `α = U_kᵀ e(x)`, `x̂ = d(U_k α)`, on normalized data. This is the
+//! oracle the exported, folded model is checked against.
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::nn::Mlp;
+
+/// Encoder, decoder and global basis of a trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RraeModel {
+    /// `input -> latent` network.
+    pub encoder: Mlp<f32>,
+    /// `latent -> input` network.
+    pub decoder: Mlp<f32>,
+    /// Global basis `U_k`, `latent x k`, orthonormal columns ordered by
+    /// singular value.
+    pub u_k: Array2<f32>,
+    /// Singular values of the final training latents (all of them).
+    pub singular_values: Vec<f64>,
+}
+
+impl RraeModel {
+    /// Features per sample.
+    pub fn input_dim(&self) -> usize {
+        self.encoder.in_dim()
+    }
+
+    /// Latent width L.
+    pub fn latent_dim(&self) -> usize {
+        self.u_k.nrows()
+    }
+
+    /// Coefficients kept (k).
+    pub fn rank(&self) -> usize {
+        self.u_k.ncols()
+    }
+
+    /// Trainable values in the encoder and decoder (unfolded).
+    pub fn param_count(&self) -> usize {
+        self.encoder.param_count() + self.decoder.param_count()
+    }
+
+    /// Coefficients `α = U_kᵀ e(x)` of every row (`n x k`).
+    pub fn encode(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        self.encoder.predict(x).dot(&self.u_k)
+    }
+
+    /// `d(U_k α)` for every row of `alpha` (`n x k` -> `n x input`).
+    pub fn decode(&self, alpha: ArrayView2<f32>) -> Array2<f32> {
+        self.decoder.predict(alpha.dot(&self.u_k.t()).view())
+    }
+
+    /// `decode(encode(x))`.
+    pub fn reconstruct(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        self.decode(self.encode(x).view())
+    }
+}
