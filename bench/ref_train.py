@@ -28,6 +28,8 @@ import statistics
 import sys
 import time
 
+T_PROCESS0 = time.perf_counter()  # before jax is imported
+
 
 def parse():
     ap = argparse.ArgumentParser()
@@ -191,6 +193,7 @@ def main():
             "fit_seconds": fit_s, "fit_cpu_seconds": fit_cpu, "eval_seconds": eval_s,
             "build_seconds": t_build,
             "wall_seconds": t_build + fit_s + eval_s,
+            "process_seconds": time.perf_counter() - T_PROCESS0,
             "seconds_per_step": fit_s / sum(steps_st),
             "loop_seconds_per_step_median": statistics.median(diffs) if diffs else None,
             "loop_seconds_per_step_mean": statistics.mean(diffs) if diffs else None,
