@@ -36,24 +36,20 @@ if [ "$REGEN" = 1 ]; then
   cd "$ROOT"
   GEN_DIR="$FW/target/regen"
   rm -rf "$GEN_DIR"; mkdir -p "$GEN_DIR"
-  HOSTGEN=(cargo run --quiet --release --manifest-path "$FW/host-gen/Cargo.toml"
-           --target-dir "$FW/target/host-gen" --)
-  INPUT_ARGS=()
+  hostgen() { cargo run --quiet --release --manifest-path "$FW/host-gen/Cargo.toml" \
+                --target-dir "$FW/target/host-gen" "$@"; }
   if [ "$PLACEHOLDER" = 0 ]; then
-    # Train the default small model (shift data set). Settings are recorded in model/SOURCE.md.
+    # Train the default small model on the built-in `shift` data set (k = 1), then
+    # take the device's test inputs from that data set's test split.
     TRAIN_ARGS=(fit --dataset shift --k 1 --seed 7)
-    cargo run --release -p rrae-trainer --bin trainer -- "${TRAIN_ARGS[@]}" --out "$GEN_DIR"
-    MODEL="$GEN_DIR/model.rrae"
-    SOURCE="trainer ${TRAIN_ARGS[*]}"
-    for f in test.npy test.csv data/test.npy data/test.csv; do
-      if [ -e "$GEN_DIR/$f" ]; then INPUT_ARGS=(--inputs "$GEN_DIR/$f"); break; fi
-    done
+    cargo run --release -p rrae-trainer --bin trainer -- "${TRAIN_ARGS[@]}" --quiet --out "$GEN_DIR"
+    hostgen -- expected "$GEN_DIR/model.rrae" "$FW/model" --cases 4 \
+      --dataset shift --source "trainer ${TRAIN_ARGS[*]}"
   else
-    MODEL="$GEN_DIR/model.rrae"
-    "${HOSTGEN[@]}" placeholder-model "$MODEL"
-    SOURCE="host-gen placeholder-model (deterministic random MLP, not trained)"
+    hostgen -- placeholder-model "$GEN_DIR/model.rrae"
+    hostgen -- expected "$GEN_DIR/model.rrae" "$FW/model" --cases 4 \
+      --source "host-gen placeholder-model (deterministic random MLP, not trained)"
   fi
-  "${HOSTGEN[@]}" expected "$MODEL" "$FW/model" --cases 4 --source "$SOURCE" "${INPUT_ARGS[@]}"
 fi
 
 cd "$FW"

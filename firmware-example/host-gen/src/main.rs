@@ -4,9 +4,11 @@
 //! host-gen placeholder-model <out.rrae>
 //!     Writes a deterministic small random MLP (rank 3) with rrae-format's
 //!     ModelWriter. Only a stand-in for when no trained model is at hand.
-//! host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv>] [--cases N] [--source TEXT]
+//! host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME]
+//!                   [--cases N] [--source TEXT]
 //!     Copies the model to <out-dir>/model.rrae and runs rrae-runtime on the
-//!     host for N inputs (rows of the given file, evenly spaced, or
+//!     host for N inputs (evenly spaced rows of the given file or of the test
+//!     split of a trainer built-in data set (only `shift`), else
 //!     deterministic shifted bumps), writing every result the firmware checks
 //!     to <out-dir>/expected.rs.
 //! ```
@@ -42,7 +44,7 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  \
-    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv>] [--cases N] [--source TEXT]";
+    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]";
 
 // ---------------------------------------------------------------- placeholder
 
@@ -197,6 +199,30 @@ fn bumps(dim: usize, cases: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// Test split of a trainer built-in data set, recomputed here so that
+/// host-gen does not have to build the whole trainer. Must follow
+/// `trainer/src/data/synthetic.rs` (only `shift` is replicated):
+/// `sin(t - p*pi)` on `t = linspace(0, 2*pi, 200)`, test
+/// `p = linspace(0, p_max, 500)[1..499]` with `p_max = linspace(0, 1.8, 200)[198]`.
+fn dataset_test_rows(name: &str) -> Res<Vec<Vec<f32>>> {
+    fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+        let step = (b - a) / (n - 1) as f64; // n >= 2 here; endpoint exact, as numpy
+        (0..n).map(|i| if i == n - 1 { b } else { a + step * i as f64 }).collect()
+    }
+    match name {
+        "shift" => {
+            let t = linspace(0.0, 2.0 * std::f64::consts::PI, 200);
+            let p_max = linspace(0.0, 1.8, 200)[198];
+            let p_test = &linspace(0.0, p_max, 500)[1..499];
+            Ok(p_test
+                .iter()
+                .map(|p| t.iter().map(|t| (t - p * std::f64::consts::PI).sin() as f32).collect())
+                .collect())
+        }
+        _ => Err(format!("data set {name} is not replicated in host-gen (use --inputs FILE)")),
+    }
+}
+
 // ----------------------------------------------------------------- expected
 
 fn lit(v: f32) -> Res<String> {
@@ -226,6 +252,7 @@ fn expected(args: &[String]) -> Res<()> {
     let model_path = PathBuf::from(&args[0]);
     let out_dir = PathBuf::from(&args[1]);
     let mut inputs_path = None;
+    let mut dataset: Option<String> = None;
     let mut cases = 4usize;
     let mut source = String::from("unspecified");
     let mut it = args[2..].iter();
@@ -233,6 +260,7 @@ fn expected(args: &[String]) -> Res<()> {
         let mut val = || it.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--inputs" => inputs_path = Some(PathBuf::from(val()?)),
+            "--dataset" => dataset = Some(val()?.clone()),
             "--cases" => cases = val()?.parse().map_err(|e| format!("--cases: {e}"))?,
             "--source" => source = val()?.clone(),
             _ => return Err(format!("unknown option {a}\n{USAGE}")),
@@ -252,11 +280,16 @@ fn expected(args: &[String]) -> Res<()> {
         return Err(format!("scratch_len {} > header {}", model.scratch_len(), header.scratch));
     }
 
-    let inputs: Vec<Vec<f32>> = match &inputs_path {
-        Some(p) => {
-            let rows = load_rows(p)?;
+    let rows = match (&inputs_path, &dataset) {
+        (Some(p), None) => Some(load_rows(p)?),
+        (None, Some(name)) => Some(dataset_test_rows(name)?),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err("give --inputs or --dataset, not both".into()),
+    };
+    let inputs: Vec<Vec<f32>> = match rows {
+        Some(rows) => {
             if rows.len() < cases {
-                return Err(format!("{}: {} rows, need {cases}", p.display(), rows.len()));
+                return Err(format!("{} rows, need {cases}", rows.len()));
             }
             // evenly spaced rows, deterministic
             (0..cases).map(|c| rows[c * (rows.len() - 1) / (cases - 1)].clone()).collect()
@@ -307,9 +340,10 @@ fn expected(args: &[String]) -> Res<()> {
 
     let mut s = String::new();
     let w = &mut s;
-    let inputs_desc = match &inputs_path {
-        Some(p) => format!("{cases} evenly spaced rows of {}", p.file_name().unwrap_or_default().to_string_lossy()),
-        None => format!("{cases} deterministic Gaussian bumps"),
+    let inputs_desc = match (&inputs_path, &dataset) {
+        (Some(p), _) => format!("{cases} evenly spaced rows of {}", p.file_name().unwrap_or_default().to_string_lossy()),
+        (_, Some(d)) => format!("{cases} evenly spaced rows of the test split of data set `{d}`"),
+        _ => format!("{cases} deterministic Gaussian bumps"),
     };
     writeln!(w, "// @generated by firmware-example/host-gen (`scripts/firmware.sh --regen`). Do not edit.").unwrap();
     writeln!(w, "// Model: {} ({} bytes), source: {source}", model.name(), raw.len()).unwrap();
