@@ -1,0 +1,73 @@
+//! One RRAE training step at latent 200, batch 64 on `shift` (default
+//! widths otherwise), beside the rank layer alone (truncated SVD forward and
+//! backward on the same 64 x 200 latent batch), so their ratio is visible.
+//! Also prints the SVD layer's share of a step from a direct timing.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ndarray::Array2;
+use rrae_trainer::config::{FitOptions, TrainConfig};
+use rrae_trainer::train::{TrainState, Trainer};
+use rrae_trainer::{data, rank_layer};
+
+fn setup() -> (data::Dataset, TrainConfig) {
+    let ds = data::synthetic::load("shift").expect("shift");
+    let opts = FitOptions {
+        latent: Some(200),
+        batch: Some(64),
+        ..Default::default()
+    };
+    let cfg = TrainConfig::resolve(&opts, ds.train.nrows(), ds.train.ncols()).expect("config");
+    (ds, cfg)
+}
+
+fn latent_batch(ds: &data::Dataset, state: &TrainState) -> Array2<f32> {
+    state.encoder.predict(ds.train.slice(ndarray::s![..64, ..]))
+}
+
+fn rank_layer_step(y: &Array2<f32>, g: &Array2<f32>, k: usize) {
+    let (yk, cache) = rank_layer::truncate(y.view(), k).expect("truncate");
+    black_box(yk);
+    black_box(rank_layer::truncate_backward(&cache, g.view()));
+}
+
+fn mean_seconds(iters: u32, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    t.elapsed().as_secs_f64() / f64::from(iters)
+}
+
+fn bench(c: &mut Criterion) {
+    let (ds, cfg) = setup();
+    let mut state = TrainState::new(&cfg, ds.train.ncols());
+    let y = latent_batch(&ds, &state);
+    let g = y.mapv(|v| v.sin());
+    let mut trainer = Trainer::new(&cfg, ds.train.view(), &state);
+
+    let mut group = c.benchmark_group("train_step");
+    group.bench_function("step_latent200_batch64", |b| {
+        b.iter(|| trainer.step(&mut state).expect("step"))
+    });
+    group.bench_function("rank_layer_fwd_bwd_64x200", |b| {
+        b.iter(|| rank_layer_step(&y, &g, cfg.k))
+    });
+    group.finish();
+
+    let step = mean_seconds(200, || {
+        trainer.step(&mut state).expect("step");
+    });
+    let svd = mean_seconds(200, || rank_layer_step(&y, &g, cfg.k));
+    println!(
+        "train step {:.3} ms, rank layer (SVD fwd+bwd) {:.3} ms: SVD share of a step {:.1} %",
+        step * 1e3,
+        svd * 1e3,
+        100.0 * svd / step
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

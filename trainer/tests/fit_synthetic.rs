@@ -1,0 +1,66 @@
+//! Shortened versions of the default `fit` on the paper's synthetic sets:
+//! far below the linear baseline at k = 1 (the full-length figures are in
+//! docs/TRAINING.md), and reproducible under a seed.
+
+use rrae_trainer::cli::fit::fit;
+use rrae_trainer::config::FitOptions;
+
+fn short_fit(dataset: &str, steps: usize, out: &std::path::Path) -> rrae_trainer::metrics::Metrics {
+    let opts = FitOptions {
+        dataset: Some(dataset.into()),
+        steps: Some(steps),
+        out: Some(out.to_path_buf()),
+        ..Default::default()
+    };
+    fit(&opts, true, false).unwrap().metrics
+}
+
+#[test]
+fn shift_k1_short_fit_beats_linear_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = short_fit("shift", 2000, dir.path());
+    assert!(
+        (m.linear_baseline_test_rel_error - 66.5).abs() < 0.5,
+        "{}",
+        m.linear_baseline_test_rel_error
+    );
+    assert!(
+        m.test_rel_error <= 15.0,
+        "shift test error {:.2} %",
+        m.test_rel_error
+    );
+    assert!(dir.path().join("model.rrae").exists());
+}
+
+#[test]
+fn gaussian_shift_k1_short_fit_beats_linear_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = short_fit("gaussian_shift", 1500, dir.path());
+    assert!(
+        (m.linear_baseline_test_rel_error - 93.5).abs() < 0.5,
+        "{}",
+        m.linear_baseline_test_rel_error
+    );
+    assert!(
+        m.test_rel_error <= 30.0,
+        "gaussian_shift test error {:.2} %",
+        m.test_rel_error
+    );
+}
+
+#[test]
+fn same_seed_same_model() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let opts = |out: &std::path::Path| FitOptions {
+        latent: Some(8),
+        width: Some(16),
+        steps: Some(50),
+        seed: Some(9),
+        out: Some(out.to_path_buf()),
+        ..Default::default()
+    };
+    fit(&opts(a.path()), true, false).unwrap();
+    fit(&opts(b.path()), true, false).unwrap();
+    let read = |d: &tempfile::TempDir| std::fs::read(d.path().join("model.rrae")).unwrap();
+    assert_eq!(read(&a), read(&b));
+}
