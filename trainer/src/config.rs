@@ -256,9 +256,8 @@ impl TrainConfig {
         if self.steps == 0 {
             bail!("the number of training steps must be positive");
         }
-        if !(self.lr.is_finite() && self.lr > 0.0)
-            || !(self.finetune_lr.is_finite() && self.finetune_lr > 0.0)
-        {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.lr) || !positive(self.finetune_lr) {
             bail!("learning rates must be positive and finite");
         }
         if self.lr_stages == 0 || self.lr_stages > self.steps {

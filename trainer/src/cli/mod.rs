@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train an RRAE and write DIR/model.rrae and DIR/metrics.json.
-    Fit(fit::FitArgs),
+    Fit(Box<fit::FitArgs>),
     /// Reconstruction errors of a model file on a dataset or data file.
     Eval(eval::EvalArgs),
     /// Print a model file's header, layers and sizes.
@@ -31,7 +31,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Fit(a) => fit::exec(a),
+        Command::Fit(a) => fit::exec(*a),
         Command::Eval(a) => eval::exec(a),
         Command::Inspect(a) => inspect::exec(a),
     }
