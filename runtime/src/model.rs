@@ -175,16 +175,16 @@ impl<'a> Model<'a> {
     }
 
     /// The two ping-pong halves of `scratch`.
+    ///
+    /// Uses the checked split (not `split_at_mut`): the optimizer does not
+    /// infer `needed / 2 <= len` from `needed <= len`, and panic-check/ fails
+    /// on the panic branch it would leave.
     fn split<'s>(&self, scratch: &'s mut [f32]) -> Result<(&'s mut [f32], &'s mut [f32]), Error> {
-        let needed = self.scratch_len();
-        if scratch.len() < needed {
-            return Err(Error::ScratchTooSmall {
-                needed,
-                got: scratch.len(),
-            });
+        let (needed, got) = (self.scratch_len(), scratch.len());
+        match scratch.split_at_mut_checked(needed / 2) {
+            Some((a, rest)) if got >= needed => Ok((a, head_mut(rest, needed / 2))),
+            _ => Err(Error::ScratchTooSmall { needed, got }),
         }
-        let (a, rest) = scratch.split_at_mut(needed / 2);
-        Ok((a, head_mut(rest, needed / 2)))
     }
 
     /// Normalizes `x` into `a` and runs the encoder; returns the buffer
