@@ -14,5 +14,6 @@ pub mod linalg;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
+pub mod plots;
 pub mod rank_layer;
 pub mod train;
