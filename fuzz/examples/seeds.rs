@@ -12,17 +12,22 @@ use rrae_format::testing::{random_model, tiny_model};
 /// is the length of `x`, the second its value mode): raw bit patterns,
 /// NaN/Inf and extremes, huge values, and every length wrong.
 const TAILS: [&[u8]; 4] = [
-    &[0, 1, 0x00, 0x00, 0xc0, 0x7f, 0x00, 0x00, 0x80, 0x7f, 0x12, 0x34, 0x56, 0x78],
+    &[
+        0, 1, 0x00, 0x00, 0xc0, 0x7f, 0x00, 0x00, 0x80, 0x7f, 0x12, 0x34, 0x56, 0x78,
+    ],
     &[0, 2],
     &[0, 3],
-    &[0xc0, 0xc1, 0xc2, 0xc3, 0xc0, 0xc1, 0xc2, 0xc3, 0xc0, 0xc1, 0xc2, 0xc3],
+    &[
+        0xc0, 0xc1, 0xc2, 0xc3, 0xc0, 0xc1, 0xc2, 0xc3, 0xc0, 0xc1, 0xc2, 0xc3,
+    ],
 ];
 
 fn main() -> std::io::Result<()> {
     let dir = PathBuf::from(env::args().nth(1).unwrap_or_else(|| "corpus".into()));
     let mut models = vec![("tiny".to_string(), tiny_model().1)];
     models.extend((0..64).map(|s| (format!("random{s}"), random_model(s).1)));
-    let firmware = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-example/model/model.rrae");
+    let firmware =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-example/model/model.rrae");
     if let Ok(bytes) = fs::read(firmware) {
         models.push(("firmware".into(), bytes));
     }
@@ -35,7 +40,10 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
             for (i, tail) in TAILS.iter().enumerate() {
-                fs::write(out.join(format!("{name}.tail{i}")), [&bytes[..], tail].concat())?;
+                fs::write(
+                    out.join(format!("{name}.tail{i}")),
+                    [&bytes[..], tail].concat(),
+                )?;
             }
         }
     }

@@ -131,8 +131,7 @@ impl<'a> Params<'a> {
 /// Bit equality, with every NaN equal to every other.
 fn same(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
 }

@@ -53,7 +53,8 @@ fn exercise(bytes: &[u8]) {
         return;
     };
     keep((model.input_dim(), model.latent_dim(), model.rank()));
-    keep((model.scratch_len(), model.name(), model.meta(), model.basis()));
+    keep((model.scratch_len(), model.name()));
+    keep((model.meta(), model.basis()));
 
     let (mut x, mut alpha, mut x_hat) = ([0.0f32; CAP], [0.0f32; CAP], [0.0f32; CAP]);
     let (mut z, mut scratch, mut out) = ([0.0f32; CAP], [0.0f32; 4 * CAP], [0.0f32; CAP]);
