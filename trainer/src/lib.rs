@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod interp;
 pub mod linalg;
 pub mod metrics;
 pub mod nn;
