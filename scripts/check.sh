@@ -23,5 +23,8 @@ cargo test --workspace --locked
 step "firmware: thumbv7em/thumbv6m builds, QEMU run"
 bash scripts/firmware.sh
 
+step "panic-check: no reachable panic in rrae-runtime (link-time proof, thumbv7em)"
+bash scripts/panic-check.sh
+
 echo
 echo "all checks passed"
