@@ -276,16 +276,16 @@ def main():
         w(f"- Memory: worst ours/TFLM = {worst[1]:.2f} ({worst[0]}) (goal ≤ 0.5): "
           f"**{'met' if worst[1] <= 0.5 else 'not met'}**.")
     w("")
-    tot = None
-    try:
-        tot = int(open(os.path.join(out, "total_seconds")).read())
-    except (OSError, ValueError):
-        pass
-    venv = None
-    try:
-        venv = int(open(os.path.join(out, "venv_seconds")).read())
-    except (OSError, ValueError):
-        pass
+    def read_int(name):
+        try:
+            return int(open(os.path.join(out, name)).read())
+        except (OSError, ValueError):
+            return None
+    halves = {h: read_int(f"total_seconds_{h}") for h in ("inference", "training")}
+    tot = read_int("total_seconds")
+    if tot is None and all(v is not None for v in halves.values()):
+        tot = sum(halves.values())
+    venv = read_int("venv_seconds")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
     if os.path.exists(notes):
         w(open(notes).read().rstrip())
@@ -298,7 +298,8 @@ def main():
     w("STEPS=10000 SEEDS='0 1 2' bench/run   # longer runs, more seeds")
     w("```")
     w("")
-    w(f"This run took {tot if tot is not None else '?'} s in all"
+    parts = ", ".join(f"{h} half {v} s" for h, v in halves.items() if v is not None)
+    w(f"This run took {tot if tot is not None else '?'} s in all{f' ({parts})' if parts else ''}"
       f"{'' if venv is None else f' (of which {venv} s creating the venv)'}; "
       f"{mach.get('steps', '?')} training steps per run, seeds {mach.get('seeds', '?')} "
       "(reference `shipped` variant and `gaussian_shift` on the first seed only).")
