@@ -1,10 +1,7 @@
 //! Writes a trained model as a `.rrae` file: layers, normalization, the
 //! global basis (folded into the adjacent layers by default), the Gaussian of
 //! the training coefficients, the parameter table and the training singular
-//! values. Files are written atomically (temporary file + rename).
-
-use std::io::Write;
-use std::path::Path;
+//! values. Callers write the bytes with [`crate::atomic::write`].
 
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -151,45 +148,4 @@ pub fn model_bytes(input: &ExportInput<'_>) -> Result<Vec<u8>> {
     };
     w.finish(&meta)
         .map_err(|e| anyhow::anyhow!("encoding the model file: {e}"))
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path.file_name().context("output path has no file name")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("writing {}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_atomic_replaces_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.bin");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert!(write_atomic(&dir.path().join("missing/m.bin"), b"x").is_err());
-    }
 }

@@ -5,6 +5,7 @@
 //! matrix of a batch is `batch x latent`, the transpose of the `L x B`
 //! orientation used in `RRAE-SPEC.md`.
 
+pub mod atomic;
 pub mod basis;
 pub mod cli;
 pub mod config;

@@ -45,10 +45,8 @@
 //!   shown on a log axis and are left out; the x axis still spans all indices.
 
 use std::error::Error as StdError;
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use ndarray::ArrayView2;
@@ -825,45 +823,19 @@ fn write_png(path: &Path, rgb: &[u8], (width, height): (u32, u32)) -> Result<(),
     atomic_write(path, &bytes)
 }
 
-/// Writes `bytes` to a fresh temporary file next to `path`, syncs it and
-/// renames it over `path`; removes the temporary file on failure.
+/// Writes `bytes` with the shared [`crate::atomic::write`] (temporary file,
+/// sync, rename; no temporary file left on failure).
 fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io_err = |source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let Some(name) = path.file_name() else {
-        return Err(PlotError::InvalidArgument(format!(
-            "{} is not a file path",
-            path.display()
-        )));
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = result {
-        // Best effort: the temporary file may not exist.
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(e));
-    }
-    Ok(())
+    crate::atomic::write(path, bytes).map_err(|source| {
+        if source.kind() == io::ErrorKind::InvalidInput {
+            PlotError::InvalidArgument(format!("{} is not a file path", path.display()))
+        } else {
+            PlotError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
 }
 
 fn draw_err<E: StdError + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
@@ -1026,6 +998,7 @@ fn check_2d(what: &'static str, a: ArrayView2<f32>) -> Result<(), PlotError> {
 mod tests {
     use super::*;
     use ndarray::Array2;
+    use std::fs;
 
     /// Output directory: a fresh temporary directory, or `$RRAE_PLOTS_OUT`
     /// when set (to look at the pictures).
@@ -1065,7 +1038,9 @@ mod tests {
         for entry in fs::read_dir(dir).unwrap() {
             let name = entry.unwrap().file_name();
             assert!(
-                !name.to_string_lossy().ends_with(".tmp"),
+                !name
+                    .to_string_lossy()
+                    .starts_with(crate::atomic::TEMP_PREFIX),
                 "left over {name:?}"
             );
         }

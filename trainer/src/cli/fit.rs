@@ -187,7 +187,8 @@ pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutc
         fold,
     })?;
     let model_path = out_dir.join("model.rrae");
-    export::write_atomic(&model_path, &bytes)?;
+    crate::atomic::write(&model_path, &bytes)
+        .with_context(|| format!("writing {}", model_path.display()))?;
 
     let loaded = LoadedModel::new(&bytes)?;
     let (param_count, weight_bytes) = metrics::model_size(loaded.model()?.meta());
@@ -219,7 +220,8 @@ pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutc
     };
     let metrics_path = out_dir.join("metrics.json");
     let json = serde_json::to_string_pretty(&metrics)?;
-    export::write_atomic(&metrics_path, json.as_bytes())?;
+    crate::atomic::write(&metrics_path, json.as_bytes())
+        .with_context(|| format!("writing {}", metrics_path.display()))?;
     Ok(FitOutcome {
         model_path,
         metrics_path,
