@@ -60,6 +60,7 @@
 extern crate std;
 
 mod aligned;
+mod decode;
 mod error;
 pub mod header;
 pub mod meta;

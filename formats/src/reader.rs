@@ -81,8 +81,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile<'_>, FormatError> {
     }
 
     let meta_bytes = section(bytes, HEADER_LEN as u64, meta_end)?;
-    let (meta, rest) =
-        postcard::take_from_bytes::<ModelMeta<'_>>(meta_bytes).map_err(FormatError::Metadata)?;
+    let (meta, rest) = ModelMeta::decode(meta_bytes).map_err(FormatError::Metadata)?;
     if !rest.is_empty() {
         return Err(FormatError::MetadataTrailingBytes { extra: rest.len() });
     }

@@ -1,0 +1,166 @@
+//! `ModelMeta::decode` (hand-written, small) against
+//! `postcard::take_from_bytes::<ModelMeta>` (serde): the same values, the same
+//! remainder and the same errors, on valid, corrupted and arbitrary bytes.
+#![cfg(feature = "std")]
+
+use proptest::prelude::*;
+use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization, TensorRef};
+use rrae_format::testing::{random_model, tiny_model};
+
+fn same(bytes: &[u8]) {
+    // Debug strings: NaN parameters compare equal.
+    let ours = format!("{:?}", ModelMeta::decode(bytes));
+    let theirs = format!("{:?}", postcard::take_from_bytes::<ModelMeta<'_>>(bytes));
+    assert_eq!(ours, theirs, "input {bytes:02x?}");
+}
+
+/// Metadata with every variant and option in use.
+fn encodings() -> &'static [Vec<u8>] {
+    static ALL: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    ALL.get_or_init(build_encodings)
+}
+
+fn build_encodings() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for seed in 0..32 {
+        let (meta, _) = random_model(seed);
+        out.push(postcard::to_stdvec(&meta).unwrap());
+    }
+    let (meta, _) = tiny_model();
+    out.push(postcard::to_stdvec(&meta).unwrap());
+    let t = |offset, len| TensorRef { offset, len };
+    let acts = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.01 },
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Elu { alpha: f32::NAN },
+        Activation::Softplus,
+    ];
+    let layers: heapless::Vec<Layer, 16> = acts
+        .iter()
+        .enumerate()
+        .map(|(i, &activation)| Layer::Dense {
+            in_dim: u32::MAX - i as u32,
+            out_dim: 1 << (4 * i),
+            weight: t(16 * i as u32, 300),
+            bias: t(u32::MAX, 0),
+            activation,
+        })
+        .collect();
+    for (normalization, basis) in [
+        (Normalization::None, Basis::Folded { stored: None }),
+        (
+            Normalization::Global {
+                shift: -1.5,
+                scale: f32::INFINITY,
+            },
+            Basis::Folded {
+                stored: Some(t(32, 7)),
+            },
+        ),
+        (
+            Normalization::PerFeature {
+                shift: t(0, 128),
+                scale: t(1 << 28, 16384),
+            },
+            Basis::Separate { u: t(48, 2) },
+        ),
+    ] {
+        let meta = ModelMeta {
+            name: "ünïcode ✓ name",
+            input_dim: 0,
+            latent_dim: 127,
+            rank: 128,
+            normalization,
+            encoder: layers.clone(),
+            decoder: heapless::Vec::new(),
+            basis,
+            sampler: None,
+            params: None,
+            singular_values: Some(t(1, 2)),
+        };
+        out.push(postcard::to_stdvec(&meta).unwrap());
+    }
+    out
+}
+
+#[test]
+fn valid_encodings_decode_identically() {
+    for bytes in encodings() {
+        same(bytes);
+        // Trailing bytes are returned untouched.
+        same(&[&bytes[..], &[1, 2, 3]].concat());
+        // Every truncation fails the same way.
+        for len in 0..bytes.len() {
+            same(&bytes[..len]);
+        }
+    }
+}
+
+#[test]
+fn every_single_byte_corruption_decodes_identically() {
+    for bytes in encodings() {
+        for i in 0..bytes.len() {
+            for v in [0x00, 0x01, 0x02, 0x07, 0x0f, 0x10, 0x7f, 0x80, 0xc3, 0xff] {
+                let mut bad = bytes.clone();
+                bad[i] = v;
+                same(&bad);
+            }
+        }
+    }
+}
+
+#[test]
+fn edge_cases_decode_identically() {
+    // Varints: overlong, non-canonical, excess bits in the last byte.
+    let name_then = |rest: &[u8]| [&[0u8][..], rest].concat();
+    for dims in [
+        &[0x80, 0x80, 0x80, 0x80, 0x0f][..],
+        &[0x80, 0x80, 0x80, 0x80, 0x10],
+        &[0xff, 0xff, 0xff, 0xff, 0x0f],
+        &[0xff, 0xff, 0xff, 0xff, 0x8f, 0x01],
+        &[0x80, 0x00],
+    ] {
+        same(&name_then(dims));
+        same(&name_then(&[dims, &[1, 1, 0, 0, 0, 0, 0, 0, 0]].concat()));
+    }
+    // Name lengths: huge, overlong, invalid UTF-8.
+    same(&[0xff, 0xff, 0xff, 0xff, 0x0f, b'a']);
+    same(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    same(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]);
+    same(&[2, 0xc3, 0x28, 1, 1, 1, 0]);
+    // More layers than a heapless::Vec holds.
+    let layer = [0u8, 1, 1, 0, 1, 0, 1, 0];
+    let mut many = vec![0, 1, 1, 1, 0, 17];
+    for _ in 0..17 {
+        many.extend_from_slice(&layer);
+    }
+    same(&many);
+    many.truncate(many.len() - 1);
+    same(&many);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_decode_identically(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        same(&bytes);
+    }
+
+    #[test]
+    fn mutated_encodings_decode_identically(
+        which in 0usize..36,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let all = encodings();
+        let mut bytes = all[which % all.len()].clone();
+        for (at, v) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = v;
+        }
+        same(&bytes);
+    }
+}
