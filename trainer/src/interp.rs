@@ -37,7 +37,9 @@ pub enum InterpError {
         got: usize,
     },
     /// A query value lies outside the training range of its dimension.
-    #[error("parameter {dim} = {value} is outside the training range [{lo}, {hi}] (no extrapolation)")]
+    #[error(
+        "parameter {dim} = {value} is outside the training range [{lo}, {hi}] (no extrapolation)"
+    )]
     OutOfRange {
         /// Dimension (0-based).
         dim: usize,
@@ -121,10 +123,7 @@ impl ParamGrid {
             }
             grid.row_mut(flat).assign(&c);
         }
-        Ok(Self {
-            axes,
-            coeffs: grid,
-        })
+        Ok(Self { axes, coeffs: grid })
     }
 
     /// Parameters per sample (`d`).
@@ -139,10 +138,7 @@ impl ParamGrid {
 
     /// `(min, max)` of the training values of each parameter dimension.
     pub fn ranges(&self) -> Vec<(f64, f64)> {
-        self.axes
-            .iter()
-            .map(|a| (a[0], a[a.len() - 1]))
-            .collect()
+        self.axes.iter().map(|a| (a[0], a[a.len() - 1])).collect()
     }
 
     /// Interpolated coefficients (`k`) at parameter `p` (`d` values).
@@ -270,7 +266,9 @@ mod tests {
             }
         }
         let rows = g.interpolate_rows(params.view()).unwrap();
-        assert!((rows - table(&params, bilinear)).iter().all(|d| d.abs() < 1e-12));
+        assert!((rows - table(&params, bilinear))
+            .iter()
+            .all(|d| d.abs() < 1e-12));
     }
 
     #[test]

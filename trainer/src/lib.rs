@@ -18,4 +18,5 @@ pub mod nn;
 pub mod optim;
 pub mod plots;
 pub mod rank_layer;
+pub mod report;
 pub mod train;

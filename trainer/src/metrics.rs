@@ -2,7 +2,9 @@
 //! running the `.rrae` bytes in `rrae_runtime` (so the figures describe what
 //! is deployed), model size figures, and the `metrics.json` record.
 
-use anyhow::{anyhow, Result};
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
 use ndarray::{Array2, ArrayView2};
 use rrae_format::meta::Layer;
 use rrae_format::{AlignedBytes, ModelMeta};
@@ -10,6 +12,7 @@ use rrae_runtime::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::basis::relative_error_percent;
+use crate::interp::ParamGrid;
 
 /// Flash sizes we warn about (bytes).
 pub const FLASH_LIMITS: [(usize, &str); 2] = [(256 * 1024, "256 kB"), (1024 * 1024, "1 MB")];
@@ -29,34 +32,116 @@ impl LoadedModel {
         Ok(loaded)
     }
 
+    /// Reads and validates the model file at `path`.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::new(&bytes).with_context(|| format!("loading {}", path.display()))
+    }
+
     /// The runtime's view of the file.
     pub fn model(&self) -> Result<Model<'_>> {
         Model::from_bytes(&self.bytes).map_err(|e| anyhow!("invalid model file: {e}"))
     }
 
-    /// Reconstructs every row of `x` (original units) with the runtime.
-    pub fn reconstruct(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+    /// The file's parameter table (training parameters and coefficients)
+    /// arranged on its grid; `None` if the file has no table.
+    pub fn param_grid(&self) -> Result<Option<ParamGrid>> {
+        let file =
+            rrae_format::read(&self.bytes).map_err(|e| anyhow!("invalid model file: {e}"))?;
+        let Some(t) = file.meta.params else {
+            return Ok(None);
+        };
+        let (n, d, k) = (
+            t.count as usize,
+            t.param_dim as usize,
+            file.meta.rank as usize,
+        );
+        let table = |r, cols| {
+            let v: Vec<f64> = file.tensor(r).iter().map(|&v| f64::from(v)).collect();
+            Array2::from_shape_vec((n, cols), v)
+                .map_err(|_| anyhow!("the parameter table does not match its stated shape"))
+        };
+        let (params, coeffs) = (table(t.params, d)?, table(t.coeffs, k)?);
+        Ok(Some(ParamGrid::new(params.view(), coeffs.view())?))
+    }
+
+    /// Coefficients of `params` (`n x d`) interpolated from the parameter
+    /// table and decoded (`n x input_dim`, original units).
+    pub fn predict(&self, grid: &ParamGrid, params: ArrayView2<f64>) -> Result<Array2<f32>> {
+        let alpha = grid.interpolate_rows(params)?.mapv(|v| v as f32);
+        self.decode(alpha.view())
+    }
+
+    /// The paper's test error: `100 · ‖X̂ − X‖_F / ‖X‖_F` where `X̂` decodes
+    /// the coefficients interpolated at the test parameters `params` from
+    /// the training ones. `None` if the file has no parameter table.
+    pub fn interp_rel_error(
+        &self,
+        params: ArrayView2<f64>,
+        x: ArrayView2<f32>,
+    ) -> Result<Option<f64>> {
+        let Some(grid) = self.param_grid()? else {
+            return Ok(None);
+        };
+        let x_hat = self.predict(&grid, params)?;
+        Ok(Some(relative_error_percent(x, x_hat.view())))
+    }
+
+    /// Applies the runtime operation `op(model, row, out, scratch)` to every
+    /// row of `x`, giving `n x out_cols`; `what` names the rows in errors.
+    fn map_rows(
+        &self,
+        x: ArrayView2<f32>,
+        in_cols: usize,
+        out_cols: usize,
+        what: &str,
+        op: impl Fn(&Model<'_>, &[f32], &mut [f32], &mut [f32]) -> Result<(), rrae_runtime::Error>,
+    ) -> Result<Array2<f32>> {
         let model = self.model()?;
-        if x.ncols() != model.input_dim() {
+        if x.ncols() != in_cols {
             return Err(anyhow!(
-                "data has {} features, the model expects {}",
-                x.ncols(),
-                model.input_dim()
+                "{what} have {} values per row, the model expects {in_cols}",
+                x.ncols()
             ));
         }
         let mut scratch = vec![0.0f32; model.scratch_len()];
-        let mut out = Array2::zeros(x.raw_dim());
+        let mut out = Array2::zeros((x.nrows(), out_cols));
         let mut row = vec![0.0f32; x.ncols()];
         for (xr, mut or) in x.rows().into_iter().zip(out.rows_mut()) {
             row.iter_mut().zip(xr).for_each(|(d, &s)| *d = s);
             let dst = or
                 .as_slice_mut()
                 .ok_or_else(|| anyhow!("non-contiguous output"))?;
-            model
-                .reconstruct(&row, dst, &mut scratch)
-                .map_err(|e| anyhow!("runtime: {e}"))?;
+            op(&model, &row, dst, &mut scratch).map_err(|e| anyhow!("runtime: {e}"))?;
         }
         Ok(out)
+    }
+
+    /// Reconstructs every row of `x` (original units) with the runtime.
+    pub fn reconstruct(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let d = self.model()?.input_dim();
+        self.map_rows(x, d, d, "data", |m, x, o, s| m.reconstruct(x, o, s))
+    }
+
+    /// Coefficients (`n x rank`) of every row of `x` (original units).
+    pub fn encode(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let m = self.model()?;
+        self.map_rows(x, m.input_dim(), m.rank(), "data", |m, x, o, s| {
+            m.encode(x, o, s)
+        })
+    }
+
+    /// Decodes every row of `alpha` (`n x rank`) with the runtime, in
+    /// original units (`n x input_dim`).
+    pub fn decode(&self, alpha: ArrayView2<f32>) -> Result<Array2<f32>> {
+        let m = self.model()?;
+        self.map_rows(
+            alpha,
+            m.rank(),
+            m.input_dim(),
+            "coefficients",
+            |m, a, o, s| m.decode(a, o, s),
+        )
     }
 
     /// `100 · ‖X̂ − X‖_F / ‖X‖_F` of the runtime's reconstruction of `x`.

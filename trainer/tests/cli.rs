@@ -27,11 +27,11 @@ fn bad_hyperparameters_and_inputs_fail_cleanly() {
     let out = dir.path().to_str().unwrap();
     assert_clean_error(
         &trainer(&["fit", "--k", "0", "--out", out, "--quiet"]),
-        "error: --k 0",
+        "--k 0 must satisfy",
     );
     assert_clean_error(
         &trainer(&["fit", "--batch", "1000", "--out", out, "--quiet"]),
-        "error: --batch",
+        "--batch 1000 must be",
     );
     assert_clean_error(
         &trainer(&["fit", "--activation", "swish", "--out", out]),

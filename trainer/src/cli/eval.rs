@@ -57,7 +57,9 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
             dataset: path.display().to_string(),
             k,
             train_rel_error: None,
-            test_rel_error: loaded.rel_error(x.view())?,
+            test_rel_error: loaded
+                .rel_error(x.view())
+                .with_context(|| format!("evaluating on {}", path.display()))?,
             linear_baseline_test_rel_error: None,
         });
     }

@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -14,6 +16,7 @@ use crate::config::{self, FitOptions, NormalizeKind, TrainConfig};
 use crate::data::{self, Dataset, NormKind, Normalizer};
 use crate::export::{self, ExportInput};
 use crate::metrics::{self, LoadedModel, Metrics};
+use crate::train::checkpoint::{self, Checkpointer, DataFingerprint};
 use crate::train::{self, Progress};
 
 /// Arguments of `trainer fit` (every option may also come from `--config`).
@@ -31,6 +34,49 @@ pub struct FitArgs {
     /// Keep the basis as a separate step instead of folding it into the layers.
     #[arg(long)]
     pub no_fold: bool,
+    /// Continue from DIR/checkpoint.bin (same options and data as the
+    /// interrupted run; the result is bit-identical to an uninterrupted run).
+    #[arg(long)]
+    pub resume: bool,
+    /// Write DIR/checkpoint.bin every N steps (0: only at the end of training
+    /// and on Ctrl-C).
+    #[arg(long, value_name = "N", default_value_t = checkpoint::DEFAULT_EVERY)]
+    pub checkpoint_every: usize,
+}
+
+/// Checkpointing and interruption of a `fit` run (docs/RELIABILITY-TRAINER.md).
+#[derive(Debug, Clone)]
+pub struct RunControl {
+    /// Continue from `DIR/checkpoint.bin`.
+    pub resume: bool,
+    /// Checkpoint period in steps (0: end of training and interrupt only).
+    pub checkpoint_every: usize,
+    /// Raised (by Ctrl-C) to stop at the end of the current step.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+impl Default for RunControl {
+    fn default() -> Self {
+        Self {
+            resume: false,
+            checkpoint_every: checkpoint::DEFAULT_EVERY,
+            interrupt: None,
+        }
+    }
+}
+
+/// A flag raised by Ctrl-C (SIGINT); a second Ctrl-C exits at once.
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&flag);
+    ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("interrupt: stopping after the current step (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(flag)
 }
 
 /// Where `fit` wrote its files and what it measured.
@@ -50,7 +96,12 @@ pub fn exec(args: FitArgs) -> Result<()> {
         Some(path) => args.opts.clone().or(FitOptions::from_toml_file(path)?),
         None => args.opts.clone(),
     };
-    let out = fit(&opts, !args.no_fold, !args.quiet)?;
+    let run = RunControl {
+        resume: args.resume,
+        checkpoint_every: args.checkpoint_every,
+        interrupt: Some(interrupt_flag()?),
+    };
+    let out = fit_with(&opts, !args.no_fold, !args.quiet, &run)?;
     if !args.quiet {
         let m = &out.metrics;
         println!(
@@ -102,8 +153,12 @@ pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
     };
     if train.ncols() != test.ncols() {
         anyhow::bail!(
-            "train data has {} features but test data has {}",
+            "{} has {} features but the test data{} has {}",
+            path.display(),
             train.ncols(),
+            opts.test
+                .as_ref()
+                .map_or(String::new(), |t| format!(" ({})", t.display())),
             test.ncols()
         );
     }
@@ -142,6 +197,16 @@ fn progress_bar(total: usize, show: bool) -> ProgressBar {
 /// The whole `fit` pipeline for resolved options; `fold` folds the basis,
 /// `show_progress` draws a progress bar on a terminal.
 pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutcome> {
+    fit_with(opts, fold, show_progress, &RunControl::default())
+}
+
+/// [`fit`] with checkpoints, resume and interruption as `run` says.
+pub fn fit_with(
+    opts: &FitOptions,
+    fold: bool,
+    show_progress: bool,
+    run: &RunControl,
+) -> Result<FitOutcome> {
     let (ds, builtin) = load_data(opts)?;
     let kind = match opts.normalize {
         Some(NormalizeKind::None) => NormKind::None,
@@ -150,15 +215,36 @@ pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutc
         None if builtin => NormKind::None,
         None => NormKind::Global,
     };
-    let normalizer = Normalizer::fit(kind, ds.train.view()).context("fitting the normalization")?;
+    let source = opts.data.as_ref().map_or_else(
+        || format!("dataset '{}'", ds.name),
+        |p| p.display().to_string(),
+    );
+    let normalizer =
+        Normalizer::fit(kind, ds.train.view()).with_context(|| format!("normalizing {source}"))?;
     let train_n = normalizer.apply(ds.train.view())?;
-    let cfg = TrainConfig::resolve(opts, train_n.nrows(), train_n.ncols())?;
+    let cfg = TrainConfig::resolve(opts, train_n.nrows(), train_n.ncols()).with_context(|| {
+        format!(
+            "{source} ({} training samples of {} features)",
+            train_n.nrows(),
+            train_n.ncols()
+        )
+    })?;
 
     let out_dir = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    crate::atomic::remove_stale_temps(&out_dir);
+    let mut saver = Checkpointer::new(
+        out_dir.join(checkpoint::FILE_NAME),
+        run.checkpoint_every,
+        true,
+        cfg.clone(),
+        DataFingerprint::of(train_n.view()),
+        run.interrupt.clone(),
+    );
+    let resumed = saver.start(run.resume)?;
 
     let bar = progress_bar(cfg.steps + cfg.finetune_steps, show_progress);
     let mut observe = |p: &Progress| {
@@ -174,7 +260,17 @@ pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutc
         }
     };
     let start = Instant::now();
-    let (model, summary) = train::fit(&cfg, train_n.view(), &mut observe)?;
+    let trained = train::fit_from(
+        &cfg,
+        train_n.view(),
+        resumed,
+        &mut |s| saver.after_step(s),
+        &mut observe,
+    );
+    let (model, summary) = trained.map_err(|e| saver.explain(e))?;
+    if saver.interrupted() {
+        return Err(saver.interrupted_error(summary.steps).into());
+    }
     let wall_seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
 

@@ -4,6 +4,9 @@
 pub mod eval;
 pub mod fit;
 pub mod inspect;
+pub mod interpolate;
+pub mod predict;
+pub mod sample;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -26,6 +29,12 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Print a model file's header, layers and sizes.
     Inspect(inspect::InspectArgs),
+    /// Generate samples from the model's coefficient Gaussian.
+    Sample(sample::SampleArgs),
+    /// Decode a straight path in coefficient space between two samples.
+    Interpolate(interpolate::InterpolateArgs),
+    /// Decode the coefficients interpolated at new parameter values.
+    Predict(predict::PredictArgs),
 }
 
 /// Runs the parsed command line.
@@ -34,5 +43,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(a) => fit::exec(*a),
         Command::Eval(a) => eval::exec(a),
         Command::Inspect(a) => inspect::exec(a),
+        Command::Sample(a) => sample::exec(a),
+        Command::Interpolate(a) => interpolate::exec(a),
+        Command::Predict(a) => predict::exec(a),
     }
 }

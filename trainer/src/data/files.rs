@@ -9,12 +9,15 @@
 //!
 //! Every value must be finite (and fit in `f32`). Errors name the file and
 //! the position of the problem.
+//!
+//! [`write_matrix`] writes the same two formats (atomically), so every output
+//! of the trainer can be read back by [`load_matrix`].
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
-use ndarray_npy::{ReadNpyError, ReadNpyExt};
+use ndarray::{Array2, ArrayView2};
+use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 
 use super::DataError;
 
@@ -190,6 +193,48 @@ fn parse_csv(path: &Path, bytes: &[u8]) -> Result<Array2<f32>, DataError> {
     )
 }
 
+/// Writes a `rows x cols` matrix to `path` with [`crate::atomic::write`]:
+/// `.npy` (f32, C order) or `.csv` (one row per line, no header), chosen by
+/// the extension (case-insensitive).
+///
+/// # Errors
+/// [`DataError::UnknownExtension`], [`DataError::Npy`] (encoding) or
+/// [`DataError::Io`].
+pub fn write_matrix(path: impl AsRef<Path>, a: ArrayView2<f32>) -> Result<(), DataError> {
+    let path = path.as_ref();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut bytes = Vec::new();
+    match ext.as_str() {
+        "npy" => a
+            .as_standard_layout()
+            .write_npy(&mut bytes)
+            .map_err(|e| DataError::Npy {
+                path: path.into(),
+                message: e.to_string(),
+            })?,
+        "csv" => {
+            for row in a.rows() {
+                let cells: Vec<String> = row.iter().map(f32::to_string).collect();
+                bytes.extend_from_slice(cells.join(",").as_bytes());
+                bytes.push(b'\n');
+            }
+        }
+        _ => {
+            return Err(DataError::UnknownExtension {
+                path: path.into(),
+                ext,
+            })
+        }
+    }
+    crate::atomic::write(path, &bytes).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +400,20 @@ mod tests {
         let p = write(&dir, "junk.npy", "not an npy file");
         let e = load_matrix(&p).unwrap_err();
         assert!(matches!(e, DataError::Npy { .. }), "{e}");
+    }
+
+    #[test]
+    fn write_matrix_round_trips_npy_and_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = ndarray::array![[1.5f32, -2.0, 0.25], [3.0, 4.0, 1e-3]];
+        for name in ["m.npy", "m.CSV"] {
+            let p = dir.path().join(name);
+            write_matrix(&p, a.view()).unwrap();
+            assert_eq!(load_matrix(&p).unwrap(), a);
+        }
+        assert!(matches!(
+            write_matrix(dir.path().join("m.txt"), a.view()),
+            Err(DataError::UnknownExtension { .. })
+        ));
     }
 }

@@ -53,7 +53,7 @@ pub enum DataError {
         path: PathBuf,
     },
     /// The file could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read or write the file", path.display())]
     Io {
         /// The file.
         path: PathBuf,

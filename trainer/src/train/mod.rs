@@ -6,6 +6,7 @@
 //! optimizer moments, step, stage); batch order is a pure function of
 //! `(seed, epoch)`, so a serialized state resumes bit-identically.
 
+pub mod checkpoint;
 mod model;
 
 use anyhow::{bail, Context, Result};
@@ -128,7 +129,13 @@ pub struct Trainer<'a> {
     dec_ws: Workspace<f32>,
     enc_grads: Grads<f32>,
     dec_grads: Grads<f32>,
+    after_step: Option<&'a mut AfterStep<'a>>,
 }
+
+/// A hook called with the state after every successful optimizer step of
+/// the main phase (e.g. [`checkpoint::Checkpointer::after_step`]); an error
+/// stops the run.
+pub type AfterStep<'h> = dyn FnMut(&TrainState) -> Result<()> + 'h;
 
 impl<'a> Trainer<'a> {
     /// Buffers for training `state`'s networks on `data` (normalized,
@@ -145,7 +152,14 @@ impl<'a> Trainer<'a> {
             dec_ws: Workspace::default(),
             enc_grads: state.encoder.zero_grads(),
             dec_grads: state.decoder.zero_grads(),
+            after_step: None,
         }
+    }
+
+    /// Calls `hook` after every successful step.
+    pub fn with_after_step(mut self, hook: &'a mut AfterStep<'a>) -> Self {
+        self.after_step = Some(hook);
+        self
     }
 
     /// One optimizer step; returns the batch loss (percent).
@@ -153,8 +167,14 @@ impl<'a> Trainer<'a> {
         let rows = self.batches.indices(state.step);
         gather(self.data, rows, &mut self.xb);
         let y = state.encoder.forward(self.xb.view(), &mut self.enc_ws);
-        let (yk, cache) =
-            rank_layer::truncate(y, self.cfg.k).with_context(|| format!("step {}", state.step))?;
+        let (yk, cache) = match rank_layer::truncate(y, self.cfg.k) {
+            Ok(t) => t,
+            Err(e @ rank_layer::RankError::NonFinite { .. }) => bail!(
+                "training diverged at step {} ({e}); try a smaller --lr",
+                state.step
+            ),
+            Err(e) => return Err(e).context(format!("step {}", state.step)),
+        };
         let x_hat = state.decoder.forward(yk.view(), &mut self.dec_ws);
         let loss = relative_loss(x_hat, self.xb.view(), self.grad_out.view_mut());
         if !loss.is_finite() {
@@ -191,6 +211,9 @@ impl<'a> Trainer<'a> {
         );
         state.step += 1;
         state.last_loss = loss;
+        if let Some(hook) = self.after_step.as_mut() {
+            hook(state)?;
+        }
         Ok(loss)
     }
 
@@ -287,9 +310,23 @@ pub fn fit(
     data: ArrayView2<f32>,
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<(RraeModel, FitSummary)> {
+    fit_from(cfg, data, None, &mut |_| Ok(()), observe)
+}
+
+/// [`fit`] continuing from `start` (a checkpointed state of this `cfg` and
+/// `data`) if given, calling `after_step` after every main-phase step.
+pub fn fit_from<'a>(
+    cfg: &'a TrainConfig,
+    data: ArrayView2<'a, f32>,
+    start: Option<TrainState>,
+    after_step: &'a mut AfterStep<'a>,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<(RraeModel, FitSummary)> {
     cfg.validate(data.nrows(), data.ncols())?;
-    let mut state = TrainState::new(cfg, data.ncols());
-    Trainer::new(cfg, data, &state).run(&mut state, observe)?;
+    let mut state = start.unwrap_or_else(|| TrainState::new(cfg, data.ncols()));
+    Trainer::new(cfg, data, &state)
+        .with_after_step(after_step)
+        .run(&mut state, observe)?;
     let latents = state.encoder.predict(data);
     let gb = basis::global_basis(latents.view(), cfg.k).context("computing the global basis")?;
     let mut model = RraeModel {

@@ -1,0 +1,91 @@
+//! `trainer sample`: generate new samples from a model's coefficient
+//! Gaussian. Standard-normal draws `z` (seeded) are mapped to coefficients
+//! `α = μ + L z` by the runtime ([`rrae_runtime::Model::sample`]) and decoded
+//! by the runtime; the samples are written as an `N x input_dim` matrix.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::data;
+use crate::metrics::LoadedModel;
+use crate::plots;
+
+/// Arguments of `trainer sample`.
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// The model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Number of samples.
+    #[arg(short = 'n', long = "count", default_value_t = 16)]
+    pub n: usize,
+    /// Seed of the standard-normal draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output matrix (.npy or .csv), one sample per row.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also plot the samples to this PNG file.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+}
+
+/// `n x k` independent standard-normal draws from `seed`.
+pub fn standard_normal(n: usize, k: usize, seed: u64) -> Array2<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Array2::from_shape_simple_fn((n, k), || StandardNormal.sample(&mut rng))
+}
+
+/// The runtime's coefficients `α = μ + L z` for every row of `z` (`n x k`).
+pub fn coefficients(loaded: &LoadedModel, z: &Array2<f32>) -> Result<Array2<f32>> {
+    let model = loaded.model()?;
+    let mut alpha = Array2::zeros(z.raw_dim());
+    let mut zr = vec![0.0f32; z.ncols()];
+    for (src, mut dst) in z.rows().into_iter().zip(alpha.rows_mut()) {
+        zr.iter_mut().zip(src).for_each(|(d, &s)| *d = s);
+        let out = dst
+            .as_slice_mut()
+            .ok_or_else(|| anyhow!("non-contiguous output"))?;
+        model
+            .sample(&zr, out)
+            .map_err(|e| anyhow!("sampling: {e}"))?;
+    }
+    Ok(alpha)
+}
+
+/// `n` decoded samples (`n x input_dim`, original units) from `seed`.
+pub fn generate(loaded: &LoadedModel, n: usize, seed: u64) -> Result<Array2<f32>> {
+    let z = standard_normal(n, loaded.model()?.rank(), seed);
+    loaded.decode(coefficients(loaded, &z)?.view())
+}
+
+/// Plots rows of `y` as curves into `path`, with `title`.
+pub fn plot_curves(path: &Path, title: &str, y: &Array2<f32>) -> Result<()> {
+    plots::curves(path, title, y.view()).with_context(|| format!("plotting {}", path.display()))
+}
+
+/// Runs `trainer sample`.
+pub fn exec(args: SampleArgs) -> Result<()> {
+    if args.n == 0 {
+        bail!("-n must be at least 1");
+    }
+    let loaded = LoadedModel::from_path(&args.model)?;
+    let x = generate(&loaded, args.n, args.seed)?;
+    data::files::write_matrix(&args.out, x.view())?;
+    if let Some(png) = &args.png {
+        plot_curves(png, &format!("{} samples (seed {})", args.n, args.seed), &x)?;
+    }
+    println!(
+        "{} samples of {} values -> {}",
+        x.nrows(),
+        x.ncols(),
+        args.out.display()
+    );
+    Ok(())
+}
