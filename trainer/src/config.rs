@@ -22,6 +22,17 @@ pub enum NormalizeKind {
     PerFeature,
 }
 
+/// How `--adaptive` picks the rank (docs/ADAPTIVE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdaptiveRule {
+    /// Ours: bisection on k, each candidate judged after its own stage with
+    /// learning-rate decay, on the whole training set, against the ideal loss.
+    Staged,
+    /// The reference `RRAE_gen_Tracker` on the batch loss (with working defaults).
+    Reference,
+}
+
 /// Every `fit` option that may also come from a TOML file. `None` means
 /// "not given here"; [`FitOptions::or`] merges two sources.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -90,6 +101,49 @@ pub struct FitOptions {
     /// Output directory [default: runs/<dataset or file stem>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Adaptive rank (aRRAE): start at --k-max, keep the smallest k that
+    /// reaches the ideal loss, then train at it (conflicts with --k).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", conflicts_with = "k")]
+    pub adaptive: Option<bool>,
+    /// Adaptive rule [default: staged].
+    #[arg(long, value_enum)]
+    pub adaptive_rule: Option<AdaptiveRule>,
+    /// Largest (initial) adaptive rank [default: min(latent, batch)].
+    #[arg(long)]
+    pub k_max: Option<usize>,
+    /// Smallest adaptive rank [default: 1].
+    #[arg(long)]
+    pub k_min: Option<usize>,
+    /// Staged rule: steps of the k_max stage that sets the ideal loss [default: 1500].
+    #[arg(long)]
+    pub init_steps: Option<usize>,
+    /// Staged rule: steps of each candidate's stage [default: 1000].
+    #[arg(long)]
+    pub stage_steps: Option<usize>,
+    /// Staged rule: steps of the fresh restart of a candidate that failed its stage [default: 3000].
+    #[arg(long)]
+    pub retry_steps: Option<usize>,
+    /// Staged rule: relative tolerance on the ideal loss [default: 0.5].
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Staged rule: absolute tolerance on the ideal loss, percent points [default: 5].
+    #[arg(long)]
+    pub abs_tol: Option<f64>,
+    /// Reference rule: stagnation threshold of phases 0 and 2, percent [default: 5].
+    #[arg(long)]
+    pub eps_perc: Option<f64>,
+    /// Reference rule: stagnation threshold of phase 1, percent [default: 1].
+    #[arg(long)]
+    pub eps_0: Option<f64>,
+    /// Reference rule: window of the running mean loss [default: 20].
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Reference rule: stagnating steps that end phase 0 [default: 200].
+    #[arg(long)]
+    pub patience_init: Option<usize>,
+    /// Reference rule: bad steps before stepping back up [default: 500].
+    #[arg(long)]
+    pub patience_not_right: Option<usize>,
 }
 
 macro_rules! merge_fields {
@@ -103,7 +157,9 @@ impl FitOptions {
     pub fn or(self, fallback: FitOptions) -> FitOptions {
         merge_fields!(self, fallback; dataset, data, test, test_fraction, normalize, k, latent,
             width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
-            optimizer, finetune_steps, finetune_lr, seed, out)
+            optimizer, finetune_steps, finetune_lr, seed, out, adaptive, adaptive_rule, k_max,
+            k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, eps_perc, eps_0, window, patience_init,
+            patience_not_right)
     }
 
     /// Reads a TOML file with the same (kebab-case) field names.
@@ -150,6 +206,115 @@ pub mod defaults {
     pub const TEST_FRACTION: f64 = 0.2;
 }
 
+/// Resolved options of the adaptive rank (defaults: [`AdaptiveConfig::default`],
+/// the reference's where they work; `k_max` defaults to `min(latent, batch)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptiveConfig {
+    /// Rule.
+    pub rule: AdaptiveRule,
+    /// Initial (largest) rank.
+    pub k_max: usize,
+    /// Smallest rank.
+    pub k_min: usize,
+    /// Staged: steps at `k_max` before the ideal loss is measured.
+    pub init_steps: usize,
+    /// Staged: steps of each candidate's stage (with the learning-rate decay).
+    pub stage_steps: usize,
+    /// Staged: steps of the fresh restart of a candidate that failed its stage.
+    pub retry_steps: usize,
+    /// Staged: relative tolerance (accept `ℓ ≤ max(ℓ*·(1 + tol), ℓ* + abs_tol)`).
+    pub tol: f64,
+    /// Staged: absolute tolerance (percent points).
+    pub abs_tol: f64,
+    /// Reference: stagnation threshold of phase 0 (percent).
+    pub eps_perc: f64,
+    /// Reference: stagnation threshold of phase 1 (percent).
+    pub eps_0: f64,
+    /// Reference: running-mean window (steps).
+    pub window: usize,
+    /// Reference: stagnating steps that end phase 0 (the reference's `None`
+    /// never ends it).
+    pub patience_init: usize,
+    /// Reference: bad steps before stepping back up.
+    pub patience_not_right: usize,
+}
+
+impl Default for AdaptiveConfig {
+    fn default() -> Self {
+        Self {
+            rule: AdaptiveRule::Staged,
+            k_max: defaults::LATENT.min(defaults::BATCH),
+            k_min: 1,
+            init_steps: 1500,
+            stage_steps: 1000,
+            retry_steps: 3000,
+            tol: 0.5,
+            abs_tol: 5.0,
+            eps_perc: 5.0,
+            eps_0: 1.0,
+            window: 20,
+            patience_init: 200,
+            patience_not_right: 500,
+        }
+    }
+}
+
+impl AdaptiveConfig {
+    /// Defaults overridden by `opts`; `p = min(latent, batch)`.
+    fn resolve(opts: &FitOptions, p: usize) -> Self {
+        let d = Self::default();
+        Self {
+            rule: opts.adaptive_rule.unwrap_or(d.rule),
+            k_max: opts.k_max.unwrap_or(p),
+            k_min: opts.k_min.unwrap_or(d.k_min),
+            init_steps: opts.init_steps.unwrap_or(d.init_steps),
+            stage_steps: opts.stage_steps.unwrap_or(d.stage_steps),
+            retry_steps: opts.retry_steps.unwrap_or(d.retry_steps),
+            tol: opts.tol.unwrap_or(d.tol),
+            abs_tol: opts.abs_tol.unwrap_or(d.abs_tol),
+            eps_perc: opts.eps_perc.unwrap_or(d.eps_perc),
+            eps_0: opts.eps_0.unwrap_or(d.eps_0),
+            window: opts.window.unwrap_or(d.window),
+            patience_init: opts.patience_init.unwrap_or(d.patience_init),
+            patience_not_right: opts.patience_not_right.unwrap_or(d.patience_not_right),
+        }
+    }
+
+    fn validate(&self, p: usize) -> Result<()> {
+        if self.k_min == 0 || self.k_min > self.k_max || self.k_max > p {
+            bail!(
+                "--k-min {} and --k-max {} must satisfy 1 <= k-min <= k-max <= min(latent, batch) = {p}",
+                self.k_min,
+                self.k_max
+            );
+        }
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !non_negative(self.tol) || !non_negative(self.abs_tol) {
+            bail!("--tol and --abs-tol must be finite and non-negative");
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.eps_perc) || !positive(self.eps_0) {
+            bail!("--eps-perc and --eps-0 must be positive and finite");
+        }
+        if [
+            self.init_steps,
+            self.stage_steps,
+            self.retry_steps,
+            self.window,
+            self.patience_init,
+            self.patience_not_right,
+        ]
+        .contains(&0)
+        {
+            bail!(
+                "--init-steps, --stage-steps, --retry-steps, --window, --patience-init and \
+                 --patience-not-right must be positive"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Resolved, validated training hyperparameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -181,6 +346,9 @@ pub struct TrainConfig {
     pub finetune_lr: f64,
     /// Seed.
     pub seed: u64,
+    /// Adaptive rank (`k` is then the initial rank `k_max`).
+    #[serde(default)]
+    pub adaptive: Option<AdaptiveConfig>,
 }
 
 impl TrainConfig {
@@ -203,9 +371,19 @@ impl TrainConfig {
             (None, Some(e)) => e.saturating_mul(n_train / batch.max(1)),
             (None, None) => d::STEPS,
         };
+        let latent = opts.latent.unwrap_or(d::LATENT);
+        let adaptive = opts
+            .adaptive
+            .unwrap_or(false)
+            .then(|| AdaptiveConfig::resolve(opts, latent.min(batch)));
+        if adaptive.is_some() && opts.k.is_some() {
+            bail!("--k and --adaptive exclude each other (use --k-max / --k-min)");
+        }
         let cfg = TrainConfig {
-            k: opts.k.unwrap_or(d::K),
-            latent: opts.latent.unwrap_or(d::LATENT),
+            k: adaptive
+                .as_ref()
+                .map_or(opts.k.unwrap_or(d::K), |a| a.k_max),
+            latent,
             width: opts.width.unwrap_or(d::WIDTH),
             enc_depth: opts.enc_depth.unwrap_or(d::ENC_DEPTH),
             dec_depth: opts.dec_depth.unwrap_or(d::DEC_DEPTH),
@@ -218,6 +396,7 @@ impl TrainConfig {
             finetune_steps: opts.finetune_steps.unwrap_or(d::FINETUNE_STEPS),
             finetune_lr: opts.finetune_lr.unwrap_or(d::FINETUNE_LR),
             seed: opts.seed.unwrap_or(0),
+            adaptive,
         };
         cfg.validate(n_train, input_dim)?;
         Ok(cfg)
@@ -240,6 +419,9 @@ impl TrainConfig {
             bail!("--latent and --width must be between 1 and {MAX_WIDTH}");
         }
         let p = self.latent.min(self.batch);
+        if let Some(a) = &self.adaptive {
+            a.validate(p)?;
+        }
         if self.k == 0 || self.k > p {
             bail!(
                 "--k {} must satisfy 1 <= k <= min(latent, batch) = {p} (latent {}, batch {})",
@@ -276,6 +458,15 @@ impl TrainConfig {
             self.lr * 0.1f64.powi(i as i32),
             i * self.steps / self.lr_stages,
         )
+    }
+
+    /// Learning-rate stage of step `offset` of a segment of `len` steps
+    /// split like the main schedule (equal shares, each 10x smaller).
+    pub fn stage_at(&self, offset: usize, len: usize) -> usize {
+        (0..self.lr_stages)
+            .rev()
+            .find(|&i| i * len / self.lr_stages <= offset)
+            .unwrap_or(0)
     }
 
     /// Layer widths of the encoder, input first.

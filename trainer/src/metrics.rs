@@ -180,8 +180,12 @@ pub fn flash_warnings(weight_bytes: usize) -> Vec<String> {
 pub struct Metrics {
     /// Dataset name or data file.
     pub dataset: String,
-    /// Rank.
+    /// Rank (the final one for `--adaptive`).
     pub k: usize,
+    /// `[step, k]` at every change of rank during an adaptive run (first
+    /// entry at step 0; empty for a fixed rank).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub k_history: Vec<[usize; 2]>,
     /// Latent width L.
     pub latent_dim: usize,
     /// Features per sample.

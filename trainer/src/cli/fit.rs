@@ -246,13 +246,14 @@ pub fn fit_with(
     );
     let resumed = saver.start(run.resume)?;
 
-    let bar = progress_bar(cfg.steps + cfg.finetune_steps, show_progress);
+    let main_steps = train::planned_steps(&cfg);
+    let bar = progress_bar(main_steps + cfg.finetune_steps, show_progress);
     let mut observe = |p: &Progress| {
         if p.step % 10 == 0 || p.step == p.total {
             let done = if p.phase == "train" {
                 p.step
             } else {
-                cfg.steps + p.step
+                main_steps + p.step
             };
             bar.set_position(done as u64);
             bar.set_prefix(p.phase);
@@ -290,7 +291,8 @@ pub fn fit_with(
     let (param_count, weight_bytes) = metrics::model_size(loaded.model()?.meta());
     let metrics = Metrics {
         dataset: ds.name.clone(),
-        k: cfg.k,
+        k: summary.k,
+        k_history: summary.k_history.clone(),
         latent_dim: cfg.latent,
         input_dim: train_n.ncols(),
         n_train: ds.train.nrows(),
@@ -300,7 +302,7 @@ pub fn fit_with(
         linear_baseline_test_rel_error: basis::linear_baseline(
             ds.train.view(),
             ds.test.view(),
-            cfg.k,
+            summary.k,
         )
         .context("computing the linear baseline")?,
         singular_values: model.singular_values.clone(),

@@ -6,6 +6,7 @@
 //! optimizer moments, step, stage); batch order is a pure function of
 //! `(seed, epoch)`, so a serialized state resumes bit-identically.
 
+pub mod adaptive;
 pub mod checkpoint;
 mod model;
 
@@ -121,6 +122,7 @@ fn gather(data: ArrayView2<f32>, rows: &[usize], out: &mut Array2<f32>) {
 /// Reusable buffers of the training step.
 pub struct Trainer<'a> {
     cfg: &'a TrainConfig,
+    k: usize,
     data: ArrayView2<'a, f32>,
     batches: Batches,
     xb: Array2<f32>,
@@ -144,6 +146,7 @@ impl<'a> Trainer<'a> {
         let (b, t) = (cfg.batch, data.ncols());
         Self {
             cfg,
+            k: cfg.k,
             data,
             batches: Batches::new(cfg.seed, data.nrows(), b),
             xb: Array2::zeros((b, t)),
@@ -162,12 +165,27 @@ impl<'a> Trainer<'a> {
         self
     }
 
+    /// Rank of the truncation (starts at `cfg.k`).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Changes the rank of the truncation (the adaptive rank).
+    pub fn set_k(&mut self, k: usize) {
+        self.k = k;
+    }
+
+    /// The training data.
+    pub fn data(&self) -> ArrayView2<'a, f32> {
+        self.data
+    }
+
     /// One optimizer step; returns the batch loss (percent).
     pub fn step(&mut self, state: &mut TrainState) -> Result<f32> {
         let rows = self.batches.indices(state.step);
         gather(self.data, rows, &mut self.xb);
         let y = state.encoder.forward(self.xb.view(), &mut self.enc_ws);
-        let (yk, cache) = match rank_layer::truncate(y, self.cfg.k) {
+        let (yk, cache) = match rank_layer::truncate(y, self.k) {
             Ok(t) => t,
             Err(e @ rank_layer::RankError::NonFinite { .. }) => bail!(
                 "training diverged at step {} ({e}); try a smaller --lr",
@@ -224,26 +242,52 @@ impl<'a> Trainer<'a> {
         state: &mut TrainState,
         observe: &mut dyn FnMut(&Progress),
     ) -> Result<()> {
-        while state.step < self.cfg.steps {
-            let stage = (0..self.cfg.lr_stages)
-                .rev()
-                .find(|&i| self.cfg.stage(i).1 <= state.step)
-                .unwrap_or(0);
+        self.run_segment(state, 0, self.cfg.steps, self.cfg.steps, observe)
+    }
+
+    /// Runs from `state.step` to `start + len` with the staged learning rates
+    /// spread over `[start, start + len)`; a segment entered at its `start`
+    /// begins with a fresh optimizer. `total` is reported to `observe`.
+    pub fn run_segment(
+        &mut self,
+        state: &mut TrainState,
+        start: usize,
+        len: usize,
+        total: usize,
+        observe: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        if state.step == start && start > 0 {
+            state.stage = 0;
+            state.optimizer.reset(self.cfg.lr);
+        }
+        while state.step < start + len {
+            let stage = self.cfg.stage_at(state.step - start, len);
             if stage != state.stage {
                 state.stage = stage;
                 state.optimizer.reset(self.cfg.stage(stage).0);
             }
             let loss = self.step(state)?;
-            observe(&Progress {
-                phase: "train",
-                step: state.step,
-                total: self.cfg.steps,
-                k: self.cfg.k,
-                loss,
-                lr: state.optimizer.lr,
-            });
+            self.report(state, total, loss, observe);
         }
         Ok(())
+    }
+
+    /// Tells `observe` about the step just taken.
+    fn report(
+        &self,
+        state: &TrainState,
+        total: usize,
+        loss: f32,
+        observe: &mut dyn FnMut(&Progress),
+    ) {
+        observe(&Progress {
+            phase: "train",
+            step: state.step,
+            total,
+            k: self.k,
+            loss,
+            lr: state.optimizer.lr,
+        });
     }
 }
 
@@ -293,18 +337,33 @@ pub fn finetune_decoder(
 }
 
 /// What [`fit`] returns besides the model.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FitSummary {
-    /// Steps of the main phase.
+    /// Steps of the main phase (adaptive search included).
     pub steps: usize,
+    /// Final rank.
+    pub k: usize,
+    /// `[step, k]` at every change of rank (adaptive runs; empty otherwise).
+    pub k_history: Vec<[usize; 2]>,
     /// Last batch loss of the main phase (percent, normalized data).
     pub train_loss: f32,
     /// Last batch loss of the fine-tuning (NaN if none).
     pub finetune_loss: f32,
 }
 
-/// The whole recipe on normalized training data (`n x input`): train, global
-/// basis from all training latents, decoder fine-tuning.
+/// Optimizer steps of the main phase: `cfg.steps`, plus an upper bound on
+/// the adaptive search if any.
+pub fn planned_steps(cfg: &TrainConfig) -> usize {
+    cfg.steps
+        + cfg
+            .adaptive
+            .as_ref()
+            .map_or(0, |a| adaptive::planned_search_steps(cfg, a))
+}
+
+/// The whole recipe on normalized training data (`n x input`): train (after
+/// the adaptive rank search if `cfg.adaptive`), global basis from all
+/// training latents, decoder fine-tuning, all at the final rank.
 pub fn fit(
     cfg: &TrainConfig,
     data: ArrayView2<f32>,
@@ -324,9 +383,25 @@ pub fn fit_from<'a>(
 ) -> Result<(RraeModel, FitSummary)> {
     cfg.validate(data.nrows(), data.ncols())?;
     let mut state = start.unwrap_or_else(|| TrainState::new(cfg, data.ncols()));
-    Trainer::new(cfg, data, &state)
-        .with_after_step(after_step)
-        .run(&mut state, observe)?;
+    let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
+    let k_history = match &cfg.adaptive {
+        None => {
+            trainer.run(&mut state, observe)?;
+            Vec::new()
+        }
+        Some(a) => {
+            let planned = planned_steps(cfg);
+            let (k, history) = adaptive::search(&mut trainer, &mut state, a, planned, observe)?;
+            trainer.set_k(k);
+            let start = state.step;
+            trainer.run_segment(&mut state, start, cfg.steps, planned, observe)?;
+            history
+        }
+    };
+    let cfg = &TrainConfig {
+        k: trainer.k(),
+        ..cfg.clone()
+    };
     let latents = state.encoder.predict(data);
     let gb = basis::global_basis(latents.view(), cfg.k).context("computing the global basis")?;
     let mut model = RraeModel {
@@ -340,6 +415,8 @@ pub fn fit_from<'a>(
         model,
         FitSummary {
             steps: state.step,
+            k: cfg.k,
+            k_history,
             train_loss: state.last_loss,
             finetune_loss,
         },
