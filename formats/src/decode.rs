@@ -126,9 +126,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn layers(&mut self) -> Result<Vec<Layer, MAX_LAYERS>> {
+    /// A list of layers, decoded in place (no copy of the whole list).
+    fn layers(&mut self, layers: &mut Vec<Layer, MAX_LAYERS>) -> Result<()> {
         let n = self.len()?;
-        let mut layers = Vec::new();
         for _ in 0..n {
             self.variant(1)?;
             let layer = Layer::Dense {
@@ -141,56 +141,51 @@ impl<'a> Reader<'a> {
             // As heapless: the element is decoded before the capacity check.
             layers.push(layer).map_err(|_| Error::SerdeDeCustom)?;
         }
-        Ok(layers)
+        Ok(())
     }
 
-    fn meta(&mut self) -> Result<ModelMeta<'a>> {
+    /// Fills `meta` field by field, in wire order.
+    fn meta(&mut self, meta: &mut ModelMeta<'a>) -> Result<()> {
         let n = self.len()?;
-        let name = core::str::from_utf8(self.take(n)?).map_err(|_| Error::DeserializeBadUtf8)?;
-        Ok(ModelMeta {
-            name,
-            input_dim: self.u32()?,
-            latent_dim: self.u32()?,
-            rank: self.u32()?,
-            normalization: match self.variant(3)? {
-                0 => Normalization::None,
-                1 => Normalization::Global {
-                    shift: self.f32()?,
-                    scale: self.f32()?,
-                },
-                _ => Normalization::PerFeature {
-                    shift: self.tensor()?,
-                    scale: self.tensor()?,
-                },
+        meta.name = core::str::from_utf8(self.take(n)?).map_err(|_| Error::DeserializeBadUtf8)?;
+        meta.input_dim = self.u32()?;
+        meta.latent_dim = self.u32()?;
+        meta.rank = self.u32()?;
+        meta.normalization = match self.variant(3)? {
+            0 => Normalization::None,
+            1 => Normalization::Global {
+                shift: self.f32()?,
+                scale: self.f32()?,
             },
-            encoder: self.layers()?,
-            decoder: self.layers()?,
-            basis: match self.variant(2)? {
-                0 => Basis::Folded {
-                    stored: self.opt_tensor()?,
-                },
-                _ => Basis::Separate { u: self.tensor()? },
+            _ => Normalization::PerFeature {
+                shift: self.tensor()?,
+                scale: self.tensor()?,
             },
-            sampler: if self.flag()? {
-                Some(Sampler {
-                    mean: self.tensor()?,
-                    chol: self.tensor()?,
-                })
-            } else {
-                None
+        };
+        self.layers(&mut meta.encoder)?;
+        self.layers(&mut meta.decoder)?;
+        meta.basis = match self.variant(2)? {
+            0 => Basis::Folded {
+                stored: self.opt_tensor()?,
             },
-            params: if self.flag()? {
-                Some(ParamTable {
-                    param_dim: self.u32()?,
-                    count: self.u32()?,
-                    params: self.tensor()?,
-                    coeffs: self.tensor()?,
-                })
-            } else {
-                None
-            },
-            singular_values: self.opt_tensor()?,
-        })
+            _ => Basis::Separate { u: self.tensor()? },
+        };
+        if self.flag()? {
+            meta.sampler = Some(Sampler {
+                mean: self.tensor()?,
+                chol: self.tensor()?,
+            });
+        }
+        if self.flag()? {
+            meta.params = Some(ParamTable {
+                param_dim: self.u32()?,
+                count: self.u32()?,
+                params: self.tensor()?,
+                coeffs: self.tensor()?,
+            });
+        }
+        meta.singular_values = self.opt_tensor()?;
+        Ok(())
     }
 }
 
@@ -201,7 +196,20 @@ impl<'a> ModelMeta<'a> {
     /// same errors), with a fraction of its code size.
     pub fn decode(bytes: &'a [u8]) -> core::result::Result<(ModelMeta<'a>, &'a [u8]), Error> {
         let mut r = Reader { bytes };
-        let meta = r.meta()?;
+        let mut meta = ModelMeta {
+            name: "",
+            input_dim: 0,
+            latent_dim: 0,
+            rank: 0,
+            normalization: Normalization::None,
+            encoder: Vec::new(),
+            decoder: Vec::new(),
+            basis: Basis::Folded { stored: None },
+            sampler: None,
+            params: None,
+            singular_values: None,
+        };
+        r.meta(&mut meta)?;
         Ok((meta, r.bytes))
     }
 }

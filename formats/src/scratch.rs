@@ -13,20 +13,14 @@ use crate::meta::{Basis, ModelMeta};
 ///
 /// Errors with [`FormatError::TooLarge`] if it does not fit in a `u32`.
 pub fn scratch_floats(meta: &ModelMeta<'_>) -> Result<u32, FormatError> {
-    let latent = match meta.basis {
+    let mut widest = match meta.basis {
         Basis::Separate { .. } => meta.latent_dim,
         Basis::Folded { .. } => 0,
-    };
-    let widest = meta
-        .encoder
-        .iter()
-        .chain(&meta.decoder)
-        .flat_map(|layer| {
-            let (i, o) = layer.dims();
-            [i, o]
-        })
-        .chain([meta.input_dim, latent])
-        .max()
-        .unwrap_or(0);
+    }
+    .max(meta.input_dim);
+    for layer in meta.encoder.iter().chain(&meta.decoder) {
+        let (i, o) = layer.dims();
+        widest = widest.max(i).max(o);
+    }
     widest.checked_mul(2).ok_or(FormatError::TooLarge)
 }

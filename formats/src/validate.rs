@@ -149,6 +149,40 @@ pub(crate) fn tensor_slice(weights: &[f32], t: TensorRef) -> Option<&[f32]> {
     weights.get(start..end)
 }
 
+/// Shape, alignment, bounds and finiteness of one tensor. Not inlined: it is
+/// called from a dozen places in [`for_each_tensor`], and one copy in flash
+/// is enough.
+#[inline(never)]
+fn check_tensor(
+    what: &'static str,
+    t: TensorRef,
+    expect: Expect,
+    weights: &[f32],
+) -> Result<(), FormatError> {
+    let (ok, expected) = match expect {
+        Expect::Exactly(n) => (u64::from(t.len) == n, n),
+        Expect::AtLeast(n) => (u64::from(t.len) >= n, n),
+    };
+    if !ok {
+        return Err(FormatError::ShapeMismatch {
+            what,
+            expected,
+            got: t.len,
+        });
+    }
+    if t.offset as usize % ALIGN != 0 {
+        return Err(FormatError::UnalignedTensor { offset: t.offset });
+    }
+    let data = tensor_slice(weights, t).ok_or(FormatError::OutOfBounds {
+        offset: t.offset,
+        len: t.len,
+    })?;
+    if !data.iter().all(|v| v.is_finite()) {
+        return Err(FormatError::NonFinite { what });
+    }
+    Ok(())
+}
+
 /// Checks everything about `meta` against the weights section `bytes`
 /// (viewed as `weights`), which starts at file offset `base`.
 pub(crate) fn validate(
@@ -160,30 +194,7 @@ pub(crate) fn validate(
     check_structure(meta)?;
     let mut refs: Vec<TensorRef, MAX_TENSORS> = Vec::new();
     for_each_tensor(meta, |what, t, expect| {
-        let ok = match expect {
-            Expect::Exactly(n) => u64::from(t.len) == n,
-            Expect::AtLeast(n) => u64::from(t.len) >= n,
-        };
-        if !ok {
-            let expected = match expect {
-                Expect::Exactly(n) | Expect::AtLeast(n) => n,
-            };
-            return Err(FormatError::ShapeMismatch {
-                what,
-                expected,
-                got: t.len,
-            });
-        }
-        if t.offset as usize % ALIGN != 0 {
-            return Err(FormatError::UnalignedTensor { offset: t.offset });
-        }
-        let data = tensor_slice(weights, t).ok_or(FormatError::OutOfBounds {
-            offset: t.offset,
-            len: t.len,
-        })?;
-        if !data.iter().all(|v| v.is_finite()) {
-            return Err(FormatError::NonFinite { what });
-        }
+        check_tensor(what, t, expect, weights)?;
         refs.push(t).map_err(|_| FormatError::TooLarge)
     })?;
     if let Normalization::PerFeature { scale, .. } = meta.normalization {
