@@ -2,7 +2,9 @@
 //! the float type (training runs in f32; gradient checks run in f64).
 
 pub mod activation;
+pub mod conv;
 pub mod dense;
+pub mod im2col;
 pub mod loss;
 pub mod mlp;
 
