@@ -198,6 +198,11 @@ pub struct Metrics {
     pub train_rel_error: f64,
     /// Relative error (%) on the test set, original units, through the exported file.
     pub test_rel_error: f64,
+    /// Relative error (%) on the test set when the test coefficients are
+    /// interpolated over the training parameters and decoded (datasets with
+    /// parameters only; the paper's test figure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_interp_rel_error: Option<f64>,
     /// Truncated SVD of the training data at the same k, applied to the test set (%).
     pub linear_baseline_test_rel_error: f64,
     /// Singular values of the final training latents.

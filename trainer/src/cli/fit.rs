@@ -16,6 +16,7 @@ use crate::config::{self, FitOptions, NormalizeKind, TrainConfig};
 use crate::data::{self, Dataset, NormKind, Normalizer};
 use crate::export::{self, ExportInput};
 use crate::metrics::{self, LoadedModel, Metrics};
+use crate::report::{self, FitPlots, LossHistory};
 use crate::train::checkpoint::{self, Checkpointer, DataFingerprint};
 use crate::train::{self, Progress};
 
@@ -34,6 +35,9 @@ pub struct FitArgs {
     /// Keep the basis as a separate step instead of folding it into the layers.
     #[arg(long)]
     pub no_fold: bool,
+    /// Also plot N samples from the coefficient Gaussian (DIR/samples.png).
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
     /// Continue from DIR/checkpoint.bin (same options and data as the
     /// interrupted run; the result is bit-identical to an uninterrupted run).
     #[arg(long)]
@@ -88,6 +92,9 @@ pub struct FitOutcome {
     pub metrics_path: PathBuf,
     /// The figures written to `metrics.json`.
     pub metrics: Metrics,
+    /// Training loss over the main phase (at most
+    /// [`report::MAX_LOSS_POINTS`] points).
+    pub loss_history: LossHistory,
 }
 
 /// Runs `trainer fit`.
@@ -115,6 +122,9 @@ pub fn exec(args: FitArgs) -> Result<()> {
             m.steps,
             out.model_path.display()
         );
+        if let Some(e) = m.test_interp_rel_error {
+            println!("test by parametric interpolation: {e:.3} %");
+        }
         println!(
             "parameters: {}, weight bytes: {}, file bytes: {}",
             m.param_count, m.weight_bytes, m.file_bytes
@@ -122,6 +132,13 @@ pub fn exec(args: FitArgs) -> Result<()> {
     }
     for w in metrics::flash_warnings(out.metrics.weight_bytes) {
         eprintln!("{w}");
+    }
+    if let (Some(n), Some(dir)) = (args.samples, out.model_path.parent()) {
+        let written = LoadedModel::from_path(&out.model_path)
+            .and_then(|m| report::write_samples_plot(dir, &m, n, opts.seed.unwrap_or(0)));
+        if let Err(e) = written {
+            eprintln!("warning: {} not written: {e:#}", report::SAMPLES_PNG);
+        }
     }
     Ok(())
 }
@@ -248,7 +265,11 @@ pub fn fit_with(
 
     let main_steps = train::planned_steps(&cfg);
     let bar = progress_bar(main_steps + cfg.finetune_steps, show_progress);
+    let mut loss_history = LossHistory::new(main_steps);
     let mut observe = |p: &Progress| {
+        if p.phase == "train" {
+            loss_history.record(p.step, p.total, f64::from(p.loss));
+        }
         if p.step % 10 == 0 || p.step == p.total {
             let done = if p.phase == "train" {
                 p.step
@@ -299,6 +320,12 @@ pub fn fit_with(
         n_test: ds.test.nrows(),
         train_rel_error: loaded.rel_error(ds.train.view())?,
         test_rel_error: loaded.rel_error(ds.test.view())?,
+        test_interp_rel_error: match &ds.test_params {
+            Some(p) => loaded
+                .interp_rel_error(p.view(), ds.test.view())
+                .context("interpolating the test coefficients")?,
+            None => None,
+        },
         linear_baseline_test_rel_error: basis::linear_baseline(
             ds.train.view(),
             ds.test.view(),
@@ -320,9 +347,22 @@ pub fn fit_with(
     let json = serde_json::to_string_pretty(&metrics)?;
     crate::atomic::write(&metrics_path, json.as_bytes())
         .with_context(|| format!("writing {}", metrics_path.display()))?;
+    let k_history: Vec<(usize, usize)> = metrics.k_history.iter().map(|&[s, k]| (s, k)).collect();
+    let plots = FitPlots {
+        loss: &loss_history,
+        k_history: Some(&k_history),
+        singular_values: &metrics.singular_values,
+        k: metrics.k,
+        test: ds.test.view(),
+        model: &loaded,
+    };
+    for w in report::write_fit_plots(&out_dir, &plots) {
+        eprintln!("{w}");
+    }
     Ok(FitOutcome {
         model_path,
         metrics_path,
         metrics,
+        loss_history,
     })
 }
