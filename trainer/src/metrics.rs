@@ -40,7 +40,8 @@ impl LoadedModel {
 
     /// The runtime's view of the file.
     pub fn model(&self) -> Result<Model<'_>> {
-        Model::from_bytes(&self.bytes).map_err(|e| anyhow!("invalid model file: {e}"))
+        // The runtime's message already says "invalid model file".
+        Model::from_bytes(&self.bytes).map_err(|e| anyhow!("{e}"))
     }
 
     /// The file's parameter table (training parameters and coefficients)

@@ -256,7 +256,7 @@ pub fn fit_with(
     let mut saver = Checkpointer::new(
         out_dir.join(checkpoint::FILE_NAME),
         run.checkpoint_every,
-        true,
+        cfg.adaptive.is_none(),
         cfg.clone(),
         DataFingerprint::of(train_n.view()),
         run.interrupt.clone(),
