@@ -365,3 +365,13 @@ fn resume_with_other_config_or_data_or_nothing() {
         &[FILE_NAME, "CRC mismatch"],
     );
 }
+
+#[test]
+fn resume_refused_for_adaptive_rank() {
+    let d = Dir::new();
+    let p = d.text("data.csv", &good_csv(20, 3));
+    assert_one_error(
+        &fit_data(&d, &p, &["--adaptive", "--resume"]),
+        &["--resume is not supported for adaptive-rank runs"],
+    );
+}

@@ -395,7 +395,10 @@ impl Checkpointer {
                 "checkpoint of step {s} saved to {}; to continue, run the same command with --resume",
                 self.path.display()
             ),
-            None => "no checkpoint was saved (adaptive-rank runs cannot resume)".into(),
+            None if !self.enabled => {
+                "no checkpoint was saved (adaptive-rank runs cannot resume)".into()
+            }
+            None => "no checkpoint was saved (the parameters are not finite)".into(),
         };
         Interrupted { step, saved }
     }
