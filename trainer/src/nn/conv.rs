@@ -49,6 +49,35 @@
 //! layouts (e.g. transposed views) are copied to a temporary first.
 //!
 //! Every shape problem is reported as a [`ConvError`], never a panic.
+//!
+//! # Example
+//!
+//! ```
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use rrae_trainer::nn::conv::*;
+//!
+//! let mut rng = StdRng::seed_from_u64(0);
+//! // 1 x 28 x 20 images -> 8 x 14 x 10 -> back to 1 x 28 x 20.
+//! let down = Conv2d::<f32>::init(
+//!     Conv2dSpec { in_channels: 1, out_channels: 8, kernel: (3, 3), stride: (2, 2),
+//!                  padding: (1, 1), input: (28, 20) },
+//!     &mut rng,
+//! )?;
+//! assert_eq!(down.out_shape(), (8, 14, 10));
+//! let up = ConvTranspose2d::<f32>::init(
+//!     ConvTranspose2dSpec { in_channels: 8, out_channels: 1, kernel: (3, 3), stride: (2, 2),
+//!                           padding: (1, 1), output_padding: (1, 1), input: (14, 10) },
+//!     &mut rng,
+//! )?;
+//! assert_eq!(up.out_shape(), (1, 28, 20));
+//!
+//! let mut ws = ConvWorkspace::default();
+//! let x = ndarray::Array2::<f32>::zeros((4, down.in_dim())); // 4 images, one per row
+//! let z = down.forward(x.view(), &mut ws)?;
+//! let y = up.forward(z.view(), &mut ws)?;
+//! assert_eq!(y.dim(), x.dim());
+//! # Ok::<(), ConvError>(())
+//! ```
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{
@@ -102,8 +131,10 @@ pub enum ConvError {
         /// The shape passed.
         got: Vec<usize>,
     },
-    /// An array cannot be viewed as a matrix without copying (parameters and
-    /// gradients must be in standard, row-major layout).
+    /// An array cannot be viewed as a matrix without copying: parameters and
+    /// gradients must be in standard (row-major) layout. (Batches of any
+    /// layout are accepted; the `"batch row"` and `"workspace"` cases are
+    /// defensive and cannot occur.)
     #[error("{what}: array must be in standard (row-major) layout")]
     Layout {
         /// Which array.
@@ -274,6 +305,18 @@ impl Pass {
             .map_err(|_| ConvError::Layout { what: "weights" })
     }
 
+    /// `col = im2col(image)` for a flattened CHW row.
+    fn columns<T: NdFloat>(
+        &self,
+        image: ArrayView1<T>,
+        col: ArrayViewMut2<T>,
+    ) -> Result<(), ConvError> {
+        let image = image
+            .into_shape_with_order(self.image_shape())
+            .map_err(|_| ConvError::Layout { what: "batch row" })?;
+        im2col(&self.win, image, col)
+    }
+
     /// `out = Wm · im2col(image)` (`out` is `rows·Ho·Wo`, overwritten).
     fn apply<T: NdFloat>(
         &self,
@@ -282,10 +325,7 @@ impl Pass {
         out: ArrayViewMut1<T>,
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
-        let image = image
-            .into_shape_with_order(self.image_shape())
-            .map_err(|_| ConvError::Layout { what: "batch row" })?;
-        im2col(&self.win, image, col.view_mut())?;
+        self.columns(image, col.view_mut())?;
         let mut out = mat_mut(out, self.rows, self.win.col_shape().1)?;
         general_mat_mul(T::one(), wm, &col, T::zero(), &mut out);
         Ok(())
@@ -317,10 +357,7 @@ impl Pass {
         dw: &mut ArrayViewMut2<T>,
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
-        let image = image
-            .into_shape_with_order(self.image_shape())
-            .map_err(|_| ConvError::Layout { what: "batch row" })?;
-        im2col(&self.win, image, col.view_mut())?;
+        self.columns(image, col.view_mut())?;
         let a = mat(a, self.rows, self.win.col_shape().1)?;
         general_mat_mul(T::one(), &a, &col.t(), T::one(), dw);
         Ok(())
@@ -456,8 +493,8 @@ fn init_params<T: NdFloat, R: Rng + ?Sized>(
     (w, b)
 }
 
-/// Validated batch shapes and the parameter matrix shared by both layers'
-/// passes: checks `x` is `batch x in_dim` and `other` is `batch x out_dim`.
+/// Checks that `x` is `batch x in_dim` and `other` is `batch x out_dim`
+/// (`batch` taken from `x`).
 fn check_batch(
     x: &[usize],
     in_dim: usize,
@@ -465,7 +502,7 @@ fn check_batch(
     other: &[usize],
     out_dim: usize,
 ) -> Result<(), ConvError> {
-    let batch = x[0];
+    let batch = x.first().copied().unwrap_or(0);
     ConvError::check_shape("input batch", &[batch, in_dim], x)?;
     ConvError::check_shape(other_what, &[batch, out_dim], other)
 }
