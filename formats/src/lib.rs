@@ -36,7 +36,7 @@
 //! assert_eq!(file.meta, meta);
 //! let Layer::Dense { weight, .. } = file.meta.encoder[0];
 //! assert_eq!(file.tensor(weight), &[0.5, 0.5]);
-//! assert_eq!(file.header.scratch, 4); // 2 buffers x widest vector (2)
+//! assert_eq!(file.header.scratch, 2); // 2 buffers x rank (x, x_hat stay the caller's)
 //! # Ok(())
 //! # }
 //! # #[cfg(not(feature = "std"))]

@@ -1,15 +1,19 @@
 //! How much scratch memory the runtime needs, computed once at export.
 
 use crate::error::FormatError;
-use crate::meta::{Basis, ModelMeta};
+use crate::meta::{Basis, ModelMeta, Normalization};
 
 /// Floats of scratch the runtime needs for `meta`.
 ///
 /// The runtime evaluates layers by ping-pong between two buffers, each as wide
-/// as the widest vector it ever holds: the (normalized) input, every layer's
-/// input and output, and — for a [`Basis::Separate`] model — the latent vector
-/// `y`. The coefficients (`rank <= latent_dim`) fit too. The result is
-/// `2 * max_width`; it is stored in the header so nobody guesses arena sizes.
+/// as the widest vector it holds there: every encoder layer's output, every
+/// decoder layer's input, the coefficients (`rank`) and, for a
+/// [`Basis::Separate`] model, the latent vector `y` (`latent_dim`). The first
+/// encoder layer reads the caller's `x` and the last decoder layer writes the
+/// caller's `x_hat` directly, so `input_dim` counts only when the model has a
+/// [`Normalization`] (the normalized copy of `x` lives in scratch). The
+/// result is `2 * max_width`; it is stored in the header so nobody guesses
+/// arena sizes.
 ///
 /// Errors with [`FormatError::TooLarge`] if it does not fit in a `u32`.
 pub fn scratch_floats(meta: &ModelMeta<'_>) -> Result<u32, FormatError> {
@@ -17,10 +21,15 @@ pub fn scratch_floats(meta: &ModelMeta<'_>) -> Result<u32, FormatError> {
         Basis::Separate { .. } => meta.latent_dim,
         Basis::Folded { .. } => 0,
     }
-    .max(meta.input_dim);
-    for layer in meta.encoder.iter().chain(&meta.decoder) {
-        let (i, o) = layer.dims();
-        widest = widest.max(i).max(o);
+    .max(meta.rank);
+    if !matches!(meta.normalization, Normalization::None) {
+        widest = widest.max(meta.input_dim);
+    }
+    for layer in &meta.encoder {
+        widest = widest.max(layer.dims().1);
+    }
+    for layer in &meta.decoder {
+        widest = widest.max(layer.dims().0);
     }
     widest.checked_mul(2).ok_or(FormatError::TooLarge)
 }

@@ -121,8 +121,7 @@ impl<'a> Model<'a> {
         check_len("x_hat", self.input_dim(), x_hat.len())?;
         let (a, b) = self.split(scratch)?;
         a.iter_mut().zip(alpha).for_each(|(d, s)| *d = *s);
-        let out = self.decoder(a, b, alpha.len());
-        self.denormalize(out, x_hat);
+        self.decoder(a, b, alpha.len(), x_hat);
         Ok(())
     }
 
@@ -138,8 +137,7 @@ impl<'a> Model<'a> {
         let (a, b) = self.split(scratch)?;
         let (y, free, len) = self.encoder(x, a, b);
         self.coefficients(head(y, len), head_mut(free, self.rank()));
-        let out = self.decoder(free, y, self.rank());
-        self.denormalize(out, x_hat);
+        self.decoder(free, y, self.rank(), x_hat);
         Ok(())
     }
 
@@ -187,29 +185,42 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Normalizes `x` into `a` and runs the encoder; returns the buffer
-    /// holding its output, the free buffer, and the output width.
+    /// Runs the encoder on `x`; returns the buffer holding its output, the
+    /// free buffer, and the output width.
+    ///
+    /// Without normalization the first layer reads `x` in place; otherwise
+    /// `x` is normalized into `a` first (which is why `scratch_floats` counts
+    /// `input_dim` only for normalized models).
     fn encoder<'s>(
         &self,
         x: &[f32],
         a: &'s mut [f32],
         b: &'s mut [f32],
     ) -> (&'s mut [f32], &'s mut [f32], usize) {
-        let xn = head_mut(a, x.len());
+        let layers: &[Layer] = &self.file.meta.encoder;
         match self.file.meta.normalization {
-            Normalization::None => xn.iter_mut().zip(x).for_each(|(d, s)| *d = *s),
-            Normalization::Global { shift, scale } => xn
+            Normalization::None => {
+                return match layers.split_first() {
+                    Some((first, rest)) => {
+                        let len = self.layer(first, x, a);
+                        self.layers(rest, a, b, len)
+                    }
+                    None => (a, b, 0), // a validated model has layers
+                };
+            }
+            Normalization::Global { shift, scale } => head_mut(a, x.len())
                 .iter_mut()
                 .zip(x)
                 .for_each(|(d, s)| *d = (s - shift) / scale),
             Normalization::PerFeature { shift, scale } => {
                 let (shift, scale) = (self.file.tensor(shift), self.file.tensor(scale));
+                let xn = head_mut(a, x.len());
                 for (((d, s), sh), sc) in xn.iter_mut().zip(x).zip(shift).zip(scale) {
                     *d = (s - sh) / sc;
                 }
             }
         }
-        self.layers(&self.file.meta.encoder, a, b, x.len())
+        self.layers(layers, a, b, x.len())
     }
 
     /// Coefficients from the encoder output: a copy if the basis is folded,
@@ -221,9 +232,10 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Runs the decoder on the first `k` coefficients held in `a`; returns
-    /// its (normalized) output.
-    fn decoder<'s>(&self, a: &'s mut [f32], b: &'s mut [f32], k: usize) -> &'s [f32] {
+    /// Runs the decoder on the first `k` coefficients held in `a`: the last
+    /// layer writes straight into `x_hat`, which is then de-normalized in
+    /// place (so the decoder never needs `input_dim` floats of scratch).
+    fn decoder(&self, a: &mut [f32], b: &mut [f32], k: usize, x_hat: &mut [f32]) {
         let (src, dst, len) = match self.file.meta.basis {
             Basis::Folded { .. } => (a, b, k),
             Basis::Separate { u } => {
@@ -237,8 +249,27 @@ impl<'a> Model<'a> {
                 (b, a, latent)
             }
         };
-        let (out, _, len) = self.layers(&self.file.meta.decoder, src, dst, len);
-        head(out, len)
+        let layers: &[Layer] = &self.file.meta.decoder;
+        if let Some((last, rest)) = layers.split_last() {
+            let (out, _, len) = self.layers(rest, src, dst, len);
+            self.layer(last, head(out, len), x_hat);
+        }
+        self.denormalize(x_hat);
+    }
+
+    /// One Dense layer from `src` into the head of `dst`; returns its width.
+    fn layer(&self, layer: &Layer, src: &[f32], dst: &mut [f32]) -> usize {
+        let Layer::Dense {
+            in_dim,
+            out_dim,
+            weight,
+            bias,
+            activation,
+        } = *layer;
+        let (w, b) = (self.file.tensor(weight), self.file.tensor(bias));
+        let out = head_mut(dst, out_dim as usize);
+        dense(w, in_dim as usize, b, src, out, activation);
+        out_dim as usize
     }
 
     /// Runs `layers` on `src[..len]`, ping-ponging with `dst`.
@@ -250,34 +281,23 @@ impl<'a> Model<'a> {
         mut len: usize,
     ) -> (&'s mut [f32], &'s mut [f32], usize) {
         for layer in layers {
-            let Layer::Dense {
-                in_dim,
-                out_dim,
-                weight,
-                bias,
-                activation,
-            } = *layer;
-            let (w, b) = (self.file.tensor(weight), self.file.tensor(bias));
-            let out = head_mut(dst, out_dim as usize);
-            dense(w, in_dim as usize, b, head(src, len), out, activation);
+            len = self.layer(layer, head(src, len), dst);
             swap(&mut src, &mut dst);
-            len = out_dim as usize;
         }
         (src, dst, len)
     }
 
-    /// `x_hat = out * scale + shift`.
-    fn denormalize(&self, out: &[f32], x_hat: &mut [f32]) {
-        let pairs = x_hat.iter_mut().zip(out);
+    /// `x_hat = x_hat * scale + shift`, in place.
+    fn denormalize(&self, x_hat: &mut [f32]) {
         match self.file.meta.normalization {
-            Normalization::None => pairs.for_each(|(d, s)| *d = *s),
+            Normalization::None => {}
             Normalization::Global { shift, scale } => {
-                pairs.for_each(|(d, s)| *d = s * scale + shift)
+                x_hat.iter_mut().for_each(|v| *v = *v * scale + shift)
             }
             Normalization::PerFeature { shift, scale } => {
                 let (shift, scale) = (self.file.tensor(shift), self.file.tensor(scale));
-                for (((d, s), sh), sc) in pairs.zip(shift).zip(scale) {
-                    *d = s * sc + sh;
+                for ((v, sh), sc) in x_hat.iter_mut().zip(shift).zip(scale) {
+                    *v = *v * sc + sh;
                 }
             }
         }

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use rrae_format::heapless;
 use rrae_format::meta::*;
 use rrae_format::testing::{dense, random_model, tiny_model};
-use rrae_format::{AlignedBytes, FormatError, ModelWriter};
+use rrae_format::{read, AlignedBytes, FormatError, ModelFile, ModelWriter};
 use rrae_runtime::{Error, Model};
 
 fn layers(l: &[Layer]) -> heapless::Vec<Layer, MAX_LAYERS> {
@@ -153,6 +153,167 @@ fn folded_and_separate(seed: u64) -> (AlignedBytes, AlignedBytes) {
     (AlignedBytes::new(&folded), AlignedBytes::new(&separate))
 }
 
+/// Straightforward f64 evaluation of a model (no scratch, no ping-pong):
+/// `(alpha, x_hat from the first k coefficients)`.
+fn reference(f: &ModelFile<'_>, x: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
+    let m = &f.meta;
+    let t = |r: TensorRef| {
+        f.tensor(r)
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect::<Vec<f64>>()
+    };
+    let (shift, scale): (Vec<f64>, Vec<f64>) = match m.normalization {
+        Normalization::None => (vec![0.0; x.len()], vec![1.0; x.len()]),
+        Normalization::Global { shift, scale } => (
+            vec![f64::from(shift); x.len()],
+            vec![f64::from(scale); x.len()],
+        ),
+        Normalization::PerFeature { shift, scale } => (t(shift), t(scale)),
+    };
+    let act = |a: Activation, v: f64| match a {
+        Activation::Identity => v,
+        Activation::Relu => v.max(0.0),
+        Activation::LeakyRelu { slope } => {
+            if v > 0.0 {
+                v
+            } else {
+                f64::from(slope) * v
+            }
+        }
+        Activation::Tanh => v.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        Activation::Elu { alpha } => {
+            if v > 0.0 {
+                v
+            } else {
+                f64::from(alpha) * v.exp_m1()
+            }
+        }
+        Activation::Softplus => v.max(0.0) + (-v.abs()).exp().ln_1p(),
+    };
+    let run = |layers: &[Layer], mut v: Vec<f64>| {
+        for &Layer::Dense {
+            in_dim,
+            weight,
+            bias,
+            activation,
+            ..
+        } in layers
+        {
+            let (w, b) = (t(weight), t(bias));
+            v = w
+                .chunks(in_dim as usize)
+                .zip(&b)
+                .map(|(row, bi)| {
+                    act(
+                        activation,
+                        row.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() + bi,
+                    )
+                })
+                .collect();
+        }
+        v
+    };
+    let xn = x
+        .iter()
+        .zip(&shift)
+        .zip(&scale)
+        .map(|((&v, sh), sc)| (f64::from(v) - sh) / sc)
+        .collect();
+    let y = run(&m.encoder, xn);
+    let rank = m.rank as usize;
+    let alpha: Vec<f64> = match m.basis {
+        Basis::Folded { .. } => y,
+        Basis::Separate { u } => {
+            let u = t(u);
+            (0..rank)
+                .map(|j| u.chunks(rank).zip(&y).map(|(row, yi)| row[j] * yi).sum())
+                .collect()
+        }
+    };
+    let mut head = alpha.clone();
+    head[k..].fill(0.0);
+    let code = match m.basis {
+        Basis::Folded { .. } => head,
+        Basis::Separate { u } => t(u)
+            .chunks(rank)
+            .map(|row| row.iter().zip(&head).map(|(a, b)| a * b).sum())
+            .collect(),
+    };
+    let out = run(&m.decoder, code);
+    let x_hat = out
+        .iter()
+        .zip(&shift)
+        .zip(&scale)
+        .map(|((v, sh), sc)| (v * sc + sh) as f32)
+        .collect();
+    (alpha.iter().map(|&v| v as f32).collect(), x_hat)
+}
+
+/// Encoder `input -> rank` and decoder `rank -> input`, one Dense layer each:
+/// without normalization the scratch is two rank-wide buffers (x and x_hat
+/// stay in the caller's slices); with one it holds the normalized x too.
+#[test]
+fn one_layer_networks_need_only_rank_wide_scratch() {
+    let (n, r) = (6u32, 2u32);
+    let ramp =
+        |len: u32, step: f32| -> Vec<f32> { (0..len).map(|i| step * i as f32 - 0.5).collect() };
+    for (norm, expected) in [(0, 2 * r), (1, 2 * n), (2, 2 * n)] {
+        let mut w = ModelWriter::new();
+        let normalization = match norm {
+            0 => Normalization::None,
+            1 => Normalization::Global {
+                shift: 0.5,
+                scale: 2.0,
+            },
+            _ => Normalization::PerFeature {
+                shift: w.tensor(&ramp(n, 0.25)),
+                scale: w.tensor(&[1.5; 6]),
+            },
+        };
+        let enc = dense(
+            &mut w,
+            n,
+            r,
+            &ramp(n * r, 0.125),
+            &ramp(r, 0.5),
+            Activation::Tanh,
+        );
+        let dec = dense(
+            &mut w,
+            r,
+            n,
+            &ramp(n * r, 0.0625),
+            &ramp(n, 0.25),
+            Activation::Identity,
+        );
+        let mut m = meta(n, r, r, &[enc], &[dec], Basis::Folded { stored: None });
+        m.normalization = normalization;
+        let bytes = AlignedBytes::new(&w.finish(&m).unwrap());
+        let file = read(&bytes).unwrap();
+        let model = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            model.scratch_len(),
+            expected as usize,
+            "normalization {norm}"
+        );
+        let x = ramp(n, 0.375);
+        let mut scratch = vec![f32::NAN; model.scratch_len()];
+        let (mut alpha, mut x_hat) = ([0.0; 2], [0.0; 6]);
+        model.encode(&x, &mut alpha, &mut scratch).unwrap();
+        let (ra, rx) = reference(&file, &x, 2);
+        assert!(close(&alpha, &ra, 1e-5), "{alpha:?} vs {ra:?}");
+        model.decode(&alpha, &mut x_hat, &mut scratch).unwrap();
+        assert!(close(&x_hat, &rx, 1e-5), "{x_hat:?} vs {rx:?}");
+        model.reconstruct(&x, &mut x_hat, &mut scratch).unwrap();
+        assert!(close(&x_hat, &rx, 1e-5), "{x_hat:?} vs {rx:?}");
+        model.decode(&alpha[..1], &mut x_hat, &mut scratch).unwrap();
+        let (_, r1) = reference(&file, &x, 1);
+        assert!(close(&x_hat, &r1, 1e-5), "{x_hat:?} vs {r1:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
@@ -197,6 +358,35 @@ proptest! {
         m.decode(&alpha[..k], &mut x_hat, &mut scratch).unwrap();
         m.decode(&padded, &mut full, &mut scratch).unwrap();
         prop_assert!(close(&x_hat, &full, 1e-6));
+    }
+
+    /// Random valid models (normalization none, global and per-feature; one
+    /// to three layers a side; folded or separate basis) with exactly
+    /// `scratch_len()` floats match a scratch-free f64 reference.
+    #[test]
+    fn random_models_match_reference(seed in any::<u64>(), x in prop::collection::vec(-1.0f32..1.0, 6)) {
+        let (meta, bytes) = random_model(seed);
+        let bytes = AlignedBytes::new(&bytes);
+        let (file, m) = (read(&bytes).unwrap(), Model::from_bytes(&bytes).unwrap());
+        let x = &x[..m.input_dim()];
+        let mut widest = m.rank().max(if matches!(meta.basis, Basis::Separate { .. }) { m.latent_dim() } else { 0 });
+        if !matches!(meta.normalization, Normalization::None) {
+            widest = widest.max(m.input_dim());
+        }
+        for l in &meta.encoder { widest = widest.max(l.dims().1 as usize); }
+        for l in &meta.decoder { widest = widest.max(l.dims().0 as usize); }
+        prop_assert_eq!(m.scratch_len(), 2 * widest);
+        let mut scratch = vec![f32::NAN; m.scratch_len()];
+        let (mut alpha, mut x_hat) = (vec![0.0; m.rank()], vec![0.0; m.input_dim()]);
+        let k = 1 + seed as usize % m.rank();
+        let (ra, rx) = reference(&file, x, m.rank());
+        m.encode(x, &mut alpha, &mut scratch).unwrap();
+        prop_assert!(close(&alpha, &ra, 1e-4), "{:?} vs {:?}", alpha, ra);
+        m.reconstruct(x, &mut x_hat, &mut scratch).unwrap();
+        prop_assert!(close(&x_hat, &rx, 1e-4), "{:?} vs {:?}", x_hat, rx);
+        let (_, rk) = reference(&file, x, k);
+        m.decode(&alpha[..k], &mut x_hat, &mut scratch).unwrap();
+        prop_assert!(close(&x_hat, &rk, 1e-4), "{:?} vs {:?}", x_hat, rk);
     }
 }
 
