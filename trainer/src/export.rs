@@ -1,12 +1,12 @@
-//! Writes a trained model as a `.rrae` file: layers, normalization, the
-//! global basis (folded into the adjacent layers by default), the Gaussian of
-//! the training coefficients, the parameter table and the training singular
-//! values. Callers write the bytes with [`crate::atomic::write`].
+//! Writes a trained model as a `.rrae` file: layers, normalization (folded
+//! into the first and last layers when possible), the global basis (folded
+//! into the adjacent layers by default), the Gaussian of the training
+//! coefficients, the parameter table and the training singular values. Callers write the bytes with [`crate::atomic::write`].
 
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use rrae_format::heapless;
-use rrae_format::meta::{Basis, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS};
+use rrae_format::meta::{Activation, Basis, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS};
 use rrae_format::{ModelMeta, ModelWriter};
 
 use crate::basis;
@@ -78,6 +78,60 @@ pub fn fold(model: &RraeModel) -> (Mlp<f32>, Mlp<f32>) {
     (enc, dec)
 }
 
+/// Per-feature `(shift, scale)` of `n` for `dim` features (`None` for no
+/// normalization).
+fn shift_scale(n: &Normalizer, dim: usize) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
+    let (shift, scale) = match n {
+        Normalizer::None => return Ok(None),
+        Normalizer::Global { shift, scale } => (vec![*shift; dim], vec![*scale; dim]),
+        Normalizer::PerFeature { shift, scale } => (shift.to_vec(), scale.to_vec()),
+    };
+    anyhow::ensure!(
+        shift.len() == dim && scale.len() == dim,
+        "the normalization has {} features, the model {dim}",
+        shift.len()
+    );
+    Ok(Some((shift, scale)))
+}
+
+/// Folds the normalization `n` into the networks, so that the file can say
+/// [`Normalization::None`] and the runtime reads `x` and writes `x_hat` in
+/// place (scratch without `input_dim`, see `rrae_format::scratch_floats`).
+///
+/// First encoder layer: `W' = W diag(1/scale)`, `b' = b - W (shift/scale)`;
+/// last decoder layer: `W' = diag(scale) W`, `b' = scale * b + shift`
+/// (computed in f64). Only possible when the last decoder layer's activation
+/// is [`Activation::Identity`]; returns `false` and leaves the networks
+/// untouched otherwise (and for [`Normalizer::None`]).
+///
+/// # Errors
+/// If the normalization's width differs from the networks'.
+pub fn fold_normalization(n: &Normalizer, enc: &mut Mlp<f32>, dec: &mut Mlp<f32>) -> Result<bool> {
+    let (Some(first), Some(last)) = (enc.layers.first_mut(), dec.layers.last_mut()) else {
+        return Ok(false);
+    };
+    let Some((shift, scale)) = shift_scale(n, first.in_dim())? else {
+        return Ok(false);
+    };
+    if last.act != Activation::Identity || last.out_dim() != shift.len() {
+        return Ok(false);
+    }
+    let w = first.w.mapv(f64::from);
+    for (i, mut row) in first.w.rows_mut().into_iter().enumerate() {
+        let mut b = f64::from(first.b[i]);
+        for (j, v) in row.iter_mut().enumerate() {
+            b -= w[[i, j]] * shift[j] / scale[j];
+            *v = (w[[i, j]] / scale[j]) as f32;
+        }
+        first.b[i] = b as f32;
+    }
+    for (i, mut row) in last.w.rows_mut().into_iter().enumerate() {
+        row.mapv_inplace(|v| (f64::from(v) * scale[i]) as f32);
+        last.b[i] = (f64::from(last.b[i]) * scale[i] + shift[i]) as f32;
+    }
+    Ok(true)
+}
+
 fn normalization(w: &mut ModelWriter, n: &Normalizer) -> Normalization {
     match n {
         Normalizer::None => Normalization::None,
@@ -100,11 +154,12 @@ fn normalization(w: &mut ModelWriter, n: &Normalizer) -> Normalization {
 pub fn model_bytes(input: &ExportInput<'_>) -> Result<Vec<u8>> {
     let model = input.model;
     let mut w = ModelWriter::new();
-    let (enc, dec) = if input.fold {
+    let (mut enc, mut dec) = if input.fold {
         fold(model)
     } else {
         (model.encoder.clone(), model.decoder.clone())
     };
+    let folded_norm = fold_normalization(input.normalizer, &mut enc, &mut dec)?;
     let encoder = layers(&mut w, &enc, "encoder")?;
     let decoder = layers(&mut w, &dec, "decoder")?;
     let u = w.tensor(model.u_k.as_standard_layout().as_slice().unwrap_or(&[]));
@@ -113,7 +168,11 @@ pub fn model_bytes(input: &ExportInput<'_>) -> Result<Vec<u8>> {
     } else {
         Basis::Separate { u }
     };
-    let normalization = normalization(&mut w, input.normalizer);
+    let normalization = if folded_norm {
+        Normalization::None
+    } else {
+        normalization(&mut w, input.normalizer)
+    };
 
     let alpha = model.encode(input.train).mapv(f64::from);
     let (mean, chol) =
