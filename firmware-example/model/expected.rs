@@ -9,7 +9,7 @@ pub const MODEL_LEN: usize = 156512;
 /// CRC-32 of the model body, from its header.
 pub const MODEL_BODY_CRC: u32 = 0x3fd48133;
 /// Floats of scratch the runtime needs (the model header's value).
-pub const SCRATCH_FLOATS: usize = 400;
+pub const SCRATCH_FLOATS: usize = 128;
 /// Features per sample.
 pub const INPUT_DIM: usize = 200;
 /// Coefficients per sample (k).
