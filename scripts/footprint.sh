@@ -164,6 +164,7 @@ History of the marginal cost (same probe, same model, \`opt-level = "s"\`):
 | CRC-32 with a 16-entry nibble table (64 B) instead of 256 entries | 11096 |
 | hand-written postcard decoder for \`ModelMeta\` (same bytes, values and errors; differential tests in \`formats/tests/decode.rs\`) | 9804 |
 | one out-of-line tensor check in validation, metadata decoded in place, simpler \`scratch_floats\` | 9156 |
+| first encoder layer reads \`x\`, last decoder layer writes \`x_hat\` (scratch without \`input_dim\`: 1600 -> 512 B for this model; issue #7) | 9268 |
 | now | ${marginal} |
 
 By symbol sizes (code named after \`rrae_runtime\`/\`rrae_format\`: ${rt_code} B now,
