@@ -155,16 +155,17 @@ pub fn truncate<T: NdFloat>(
             max,
         });
     }
-    // Spec orientation: Y = zᵀ is latent x batch.
-    let y64 = y.t().mapv(to_f64::<T>);
-    if let Some(((coord, sample), &value)) = y64.indexed_iter().find(|(_, v)| !v.is_finite()) {
+    // f64 copy in the caller's batch x latent layout; the spec's Y is its
+    // transpose (a view, no copy).
+    let z64 = y.mapv(to_f64::<T>);
+    if let Some(((sample, coord), &value)) = z64.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(RankError::NonFinite {
             sample,
             coord,
             value,
         });
     }
-    let svd = thin_svd(y64.view())?;
+    let svd = thin_svd(z64.t())?;
     let u = svd.u;
     let v = svd.vt.reversed_axes();
     let s = svd.s;
@@ -209,35 +210,49 @@ pub fn truncate_backward<T: NdFloat>(cache: &TruncCache, g: ArrayView2<T>) -> Ar
     if g.dim() != (b, l) {
         return Array2::from_elem((b, l), T::nan());
     }
-    // G in spec orientation, L x B.
-    let g64 = g.t().mapv(to_f64::<T>);
-    let gv = g64.dot(v); // L x p
-    let m = u.t().dot(&gv); // p x p
+    // Batch orientation throughout: g is B x L (= Gᵀ). Only products with
+    // k columns are formed, O(k (L + B) p + k L B), since W is zero outside
+    // its first k rows and columns:
+    //   U W Vᵀ = U_K (W_K: Vᵀ) + U_D W_DK V_Kᵀ.
+    let g64 = g.mapv(to_f64::<T>);
+    let u_k = u.slice(s![.., ..k]);
+    let v_k = v.slice(s![.., ..k]);
+    let gv_k = g64.t().dot(&v_k); // G V_K, L x k
+    let gtu_k = g64.dot(&u_k); // (U_Kᵀ G)ᵀ, B x k
+    let m_col = u.t().dot(&gv_k); // M[:, K], p x k
+    let m_row = gtu_k.t().dot(v); // M[K, :], k x p
 
-    let mut w = Array2::<f64>::zeros((p, p));
-    w.slice_mut(s![..k, ..k]).assign(&m.slice(s![..k, ..k]));
+    // W[K, :] (k x p) and W[D, K] ((p - k) x k).
+    let mut w_row = Array2::<f64>::zeros((k, p));
+    let mut w_col = Array2::<f64>::zeros((p - k, k));
+    w_row
+        .slice_mut(s![.., ..k])
+        .assign(&m_row.slice(s![.., ..k]));
     let floor = DEN_CLAMP * s[0] * s[0];
     for a in 0..k {
         for bb in k..p {
             let (sa, sb) = (s[a], s[bb]);
             if let Some(den) = pair_den(sa, sb, floor) {
-                w[(a, bb)] = (sa * sa * m[(a, bb)] + sa * sb * m[(bb, a)]) / den;
-                w[(bb, a)] = (sa * sa * m[(bb, a)] + sa * sb * m[(a, bb)]) / den;
+                let (m_ab, m_ba) = (m_row[(a, bb)], m_col[(bb, a)]);
+                w_row[(a, bb)] = (sa * sa * m_ab + sa * sb * m_ba) / den;
+                w_col[(bb - k, a)] = (sa * sa * m_ba + sa * sb * m_ab) / den;
             }
         }
     }
-    let mut dy = u.dot(&w).dot(&v.t()); // L x B
-    let u_k = u.slice(s![.., ..k]);
-    let v_k = v.slice(s![.., ..k]);
+    // dZ = dYᵀ = (V W[K, :]ᵀ + R3ᵀ) U_Kᵀ + V_K (U_D W[D, K] + R2)ᵀ
+    let mut left = v.dot(&w_row.t()); // B x k
+    let mut right = u.slice(s![.., k..]).dot(&w_col); // L x k
     if l > p {
-        // (I − U Uᵀ) G V_k V_kᵀ = (G V_k − U M[:, K]) V_kᵀ
-        let r = &gv.slice(s![.., ..k]) - &u.dot(&m.slice(s![.., ..k]));
-        dy += &r.dot(&v_k.t());
+        // (I − U Uᵀ) G V_k V_kᵀ = R2 V_kᵀ, R2 = G V_k − U M[:, K]
+        right += &gv_k;
+        right -= &u.dot(&m_col);
     }
     if b > p {
-        // U_k U_kᵀ G (I − V Vᵀ) = U_k (U_kᵀ G − M[K, :] Vᵀ)
-        let r = &u_k.t().dot(&g64) - &m.slice(s![..k, ..]).dot(&v.t());
-        dy += &u_k.dot(&r);
+        // U_k U_kᵀ G (I − V Vᵀ) = U_k R3, R3 = U_kᵀ G − M[K, :] Vᵀ
+        left += &gtu_k;
+        left -= &v.dot(&m_row.t());
     }
-    dy.t().mapv(from_f64::<T>)
+    let mut dz = left.dot(&u_k.t()); // B x L
+    dz += &v_k.dot(&right.t());
+    dz.mapv(from_f64::<T>)
 }
