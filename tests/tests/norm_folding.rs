@@ -4,37 +4,24 @@
 //! trainer's inference path (normalize, `α = U_kᵀ e(x)`, `x̂ = d(U_k α)`,
 //! de-normalize) within 1e-5 of `max |x|`.
 
-use ndarray::{array, Array2, ArrayView2};
+use ndarray::{array, Array2};
 use rrae_format::meta::{Activation, Normalization};
 use rrae_format::AlignedBytes;
 use rrae_runtime::Model;
-use rrae_trainer::config::{FitOptions, TrainConfig};
-use rrae_trainer::data::{self, NormKind, Normalizer};
-use rrae_trainer::export::{fold_normalization, model_bytes, ExportInput};
+use rrae_tests::{export, max_abs, max_abs_diff, train_small, Trained};
+use rrae_trainer::data::{NormKind, Normalizer};
+use rrae_trainer::export::fold_normalization;
 use rrae_trainer::nn::{Dense, Mlp};
-use rrae_trainer::train;
-
-fn max_abs(a: ArrayView2<f32>) -> f32 {
-    a.iter().map(|v| v.abs()).fold(0.0, f32::max)
-}
 
 fn check(kind: NormKind, k: usize) {
-    let ds = data::synthetic::load("shift").unwrap();
-    let normalizer = Normalizer::fit(kind, ds.train.view()).unwrap();
-    assert_ne!(normalizer, Normalizer::None);
-    let train_n = normalizer.apply(ds.train.view()).unwrap();
-    let opts = FitOptions {
-        k: Some(k),
-        latent: Some(16),
-        width: Some(24),
-        dec_depth: Some(2),
-        steps: Some(200),
-        finetune_steps: Some(20),
-        activation: Some("elu".into()),
-        ..Default::default()
-    };
-    let cfg = TrainConfig::resolve(&opts, train_n.nrows(), train_n.ncols()).unwrap();
-    let (model, _) = train::fit(&cfg, train_n.view(), &mut |_| {}).unwrap();
+    let t = train_small("shift", kind, k);
+    assert_ne!(t.normalizer, Normalizer::None);
+    let Trained {
+        ds,
+        normalizer,
+        model,
+        ..
+    } = &t;
 
     let x = ds.test.view();
     let x_n = normalizer.apply(x).unwrap();
@@ -46,15 +33,7 @@ fn check(kind: NormKind, k: usize) {
     let n = x.ncols();
 
     for fold in [true, false] {
-        let bytes = model_bytes(&ExportInput {
-            name: &ds.name,
-            model: &model,
-            normalizer: &normalizer,
-            train: train_n.view(),
-            train_params: ds.train_params.as_ref().map(|p| p.view()),
-            fold,
-        })
-        .unwrap();
+        let bytes = export(&t, fold);
         let aligned = AlignedBytes::new(&bytes);
         let m = Model::from_bytes(&aligned).unwrap();
         assert_eq!(m.meta().normalization, Normalization::None, "{kind:?}");
@@ -84,12 +63,7 @@ fn check(kind: NormKind, k: usize) {
                 );
             }
         }
-        let rel = rt
-            .iter()
-            .zip(&own)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max)
-            / scale;
+        let rel = max_abs_diff(rt.view(), own.view()) / scale;
         assert!(
             rel <= 1e-5,
             "{kind:?} fold={fold}: runtime vs trainer max diff {rel:e} (relative)"

@@ -2,68 +2,11 @@
 //! the trainer's own inference path (`α = U_kᵀ e(x)`, `x̂ = d(U_k α)`), and
 //! folded and unfolded exports agree.
 
-use ndarray::{Array2, ArrayView2};
 use rrae_format::AlignedBytes;
 use rrae_runtime::Model;
-use rrae_trainer::config::{FitOptions, TrainConfig};
-use rrae_trainer::data::{self, NormKind, Normalizer};
-use rrae_trainer::export::{model_bytes, ExportInput};
+use rrae_tests::{export, max_abs, max_abs_diff, train_small};
+use rrae_trainer::data::NormKind;
 use rrae_trainer::metrics::LoadedModel;
-use rrae_trainer::train::{self, RraeModel};
-
-fn max_abs_diff(a: ArrayView2<f32>, b: ArrayView2<f32>) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-fn max_abs(a: ArrayView2<f32>) -> f32 {
-    a.iter().map(|v| v.abs()).fold(0.0, f32::max)
-}
-
-struct Trained {
-    ds: data::Dataset,
-    normalizer: Normalizer,
-    train_n: Array2<f32>,
-    model: RraeModel,
-}
-
-fn train_small(name: &str, kind: NormKind, k: usize) -> Trained {
-    let ds = data::synthetic::load(name).unwrap();
-    let normalizer = Normalizer::fit(kind, ds.train.view()).unwrap();
-    let train_n = normalizer.apply(ds.train.view()).unwrap();
-    let opts = FitOptions {
-        k: Some(k),
-        latent: Some(16),
-        width: Some(24),
-        dec_depth: Some(2),
-        steps: Some(200),
-        finetune_steps: Some(20),
-        activation: Some("elu".into()),
-        ..Default::default()
-    };
-    let cfg = TrainConfig::resolve(&opts, train_n.nrows(), train_n.ncols()).unwrap();
-    let (model, _) = train::fit(&cfg, train_n.view(), &mut |_| {}).unwrap();
-    Trained {
-        ds,
-        normalizer,
-        train_n,
-        model,
-    }
-}
-
-fn export(t: &Trained, fold: bool) -> Vec<u8> {
-    model_bytes(&ExportInput {
-        name: &t.ds.name,
-        model: &t.model,
-        normalizer: &t.normalizer,
-        train: t.train_n.view(),
-        train_params: t.ds.train_params.as_ref().map(|p| p.view()),
-        fold,
-    })
-    .unwrap()
-}
 
 fn check_parity(name: &str, kind: NormKind, k: usize) {
     let t = train_small(name, kind, k);
