@@ -207,6 +207,16 @@ pub struct ConvGrad<T> {
     pub b: Array1<T>,
 }
 
+impl<T: NdFloat> ConvGrad<T> {
+    /// Zero gradients shaped like `w` and `b`.
+    fn zeros_like(w: &Array4<T>, b: &Array1<T>) -> Self {
+        Self {
+            w: Array4::zeros(w.raw_dim()),
+            b: Array1::zeros(b.raw_dim()),
+        }
+    }
+}
+
 /// Reusable scratch memory (the column matrix) for forward and backward
 /// passes. One workspace can serve any number of layers; it grows to the
 /// largest column matrix seen and is then reused without allocating.
@@ -407,6 +417,20 @@ impl Pass {
         })
     }
 
+    /// [`Pass::forward`] into a new `batch x out_dim` array.
+    fn forward_new<T: NdFloat>(
+        &self,
+        dir: Dir,
+        w: &Array4<T>,
+        b: &Array1<T>,
+        x: ArrayView2<T>,
+        ws: &mut ConvWorkspace<T>,
+    ) -> Result<Array2<T>, ConvError> {
+        let mut y = Array2::zeros((x.nrows(), self.dims(dir).1));
+        self.forward(dir, w, b, x, y.view_mut(), ws)?;
+        Ok(y)
+    }
+
     /// Backward of either layer (see the table in the module docs).
     #[allow(clippy::too_many_arguments)]
     fn backward<T: NdFloat>(
@@ -478,19 +502,20 @@ fn bias_grad<T: NdFloat>(g: ArrayView1<T>, db: &mut Array1<T>) -> Result<(), Con
     Ok(())
 }
 
-/// Parameters drawn from `U(±1/√fan_in)` (PyTorch's default initialisation
-/// of both layers).
+/// Parameters drawn from `U(±1/√fan_in)`, `fan_in` the product of the
+/// weight's dimensions after the first (PyTorch's default initialisation of
+/// both layers).
 fn init_params<T: NdFloat, R: Rng + ?Sized>(
     shape: [usize; 4],
     bias_len: usize,
-    fan_in: usize,
     rng: &mut R,
-) -> (Array4<T>, Array1<T>) {
+) -> Result<(Array4<T>, Array1<T>), ConvError> {
+    let fan_in = product(&shape[1..])?.max(1);
     let bound = 1.0 / (fan_in as f64).sqrt();
     let mut draw = |_| T::from(rng.random_range(-bound..bound)).unwrap_or_else(T::zero);
     let w = Array4::from_shape_fn(shape, |ijkl| draw(ijkl.0));
     let b = Array1::from_shape_fn(bias_len, draw);
-    (w, b)
+    Ok((w, b))
 }
 
 /// Checks that `x` is `batch x in_dim` and `other` is `batch x out_dim`
@@ -559,8 +584,7 @@ impl<T: NdFloat> Conv2d<T> {
     pub fn init<R: Rng + ?Sized>(spec: Conv2dSpec, rng: &mut R) -> Result<Self, ConvError> {
         let (kh, kw) = spec.kernel;
         let shape = [spec.out_channels, spec.in_channels, kh, kw];
-        let fan_in = product(&shape[1..])?;
-        let (w, b) = init_params(shape, spec.out_channels, fan_in.max(1), rng);
+        let (w, b) = init_params(shape, spec.out_channels, rng)?;
         Self::new(spec, w, b)
     }
 
@@ -597,10 +621,7 @@ impl<T: NdFloat> Conv2d<T> {
 
     /// Zero gradients shaped like this layer.
     pub fn zero_grad(&self) -> ConvGrad<T> {
-        ConvGrad {
-            w: Array4::zeros(self.w.raw_dim()),
-            b: Array1::zeros(self.b.raw_dim()),
-        }
+        ConvGrad::zeros_like(&self.w, &self.b)
     }
 
     /// Forward into `y` (`batch x out_dim`, overwritten) for `x`
@@ -620,9 +641,7 @@ impl<T: NdFloat> Conv2d<T> {
         x: ArrayView2<T>,
         ws: &mut ConvWorkspace<T>,
     ) -> Result<Array2<T>, ConvError> {
-        let mut y = Array2::zeros((x.nrows(), self.out_dim()));
-        self.forward_into(x, y.view_mut(), ws)?;
-        Ok(y)
+        self.pass.forward_new(Dir::Conv, &self.w, &self.b, x, ws)
     }
 
     /// Backward for input `x` and upstream gradient `g = dL/dy`
@@ -741,8 +760,7 @@ impl<T: NdFloat> ConvTranspose2d<T> {
     ) -> Result<Self, ConvError> {
         let (kh, kw) = spec.kernel;
         let shape = [spec.in_channels, spec.out_channels, kh, kw];
-        let fan_in = product(&shape[1..])?;
-        let (w, b) = init_params(shape, spec.out_channels, fan_in.max(1), rng);
+        let (w, b) = init_params(shape, spec.out_channels, rng)?;
         Self::new(spec, w, b)
     }
 
@@ -778,10 +796,7 @@ impl<T: NdFloat> ConvTranspose2d<T> {
 
     /// Zero gradients shaped like this layer.
     pub fn zero_grad(&self) -> ConvGrad<T> {
-        ConvGrad {
-            w: Array4::zeros(self.w.raw_dim()),
-            b: Array1::zeros(self.b.raw_dim()),
-        }
+        ConvGrad::zeros_like(&self.w, &self.b)
     }
 
     /// Forward into `y` (`batch x out_dim`, overwritten) for `x`
@@ -802,9 +817,8 @@ impl<T: NdFloat> ConvTranspose2d<T> {
         x: ArrayView2<T>,
         ws: &mut ConvWorkspace<T>,
     ) -> Result<Array2<T>, ConvError> {
-        let mut y = Array2::zeros((x.nrows(), self.out_dim()));
-        self.forward_into(x, y.view_mut(), ws)?;
-        Ok(y)
+        self.pass
+            .forward_new(Dir::Transposed, &self.w, &self.b, x, ws)
     }
 
     /// Backward for input `x` and upstream gradient `g = dL/dy`
