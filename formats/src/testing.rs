@@ -3,7 +3,8 @@
 //! [`tiny_model`] is the model pinned by the golden file
 //! `formats/tests/golden/tiny.rrae`; [`random_model`] builds a valid model of
 //! random small shape from a seed, exercising every optional part of the
-//! format.
+//! format. [`activate_f64`] is the reference the runtime's activation
+//! kernels are checked against.
 
 use std::vec::Vec;
 
@@ -11,6 +12,32 @@ use crate::meta::{
     Activation, Basis, Layer, ModelMeta, Normalization, ParamTable, Sampler, MAX_LAYERS,
 };
 use crate::writer::ModelWriter;
+
+/// Plain `f64` reference of `act` applied to `v`, for checking the runtime's
+/// `f32` kernels (softplus in its overflow-free form).
+pub fn activate_f64(act: Activation, v: f64) -> f64 {
+    match act {
+        Activation::Identity => v,
+        Activation::Relu => v.max(0.0),
+        Activation::LeakyRelu { slope } => {
+            if v > 0.0 {
+                v
+            } else {
+                f64::from(slope) * v
+            }
+        }
+        Activation::Tanh => v.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        Activation::Elu { alpha } => {
+            if v > 0.0 {
+                v
+            } else {
+                f64::from(alpha) * v.exp_m1()
+            }
+        }
+        Activation::Softplus => v.max(0.0) + (-v.abs()).exp().ln_1p(),
+    }
+}
 
 /// A tiny model: input 4, latent 3, rank 2, one tanh Dense layer in the
 /// encoder, one identity Dense layer in the decoder, a separate basis, a

@@ -82,32 +82,8 @@ fn map(y: &mut [f32], f: impl Fn(f32) -> f32) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rrae_format::testing::activate_f64;
     use std::vec::Vec;
-
-    /// Plain f64 reference of `act`.
-    fn reference(act: Activation, v: f64) -> f64 {
-        match act {
-            Activation::Identity => v,
-            Activation::Relu => v.max(0.0),
-            Activation::LeakyRelu { slope } => {
-                if v > 0.0 {
-                    v
-                } else {
-                    f64::from(slope) * v
-                }
-            }
-            Activation::Tanh => v.tanh(),
-            Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-            Activation::Elu { alpha } => {
-                if v > 0.0 {
-                    v
-                } else {
-                    f64::from(alpha) * v.exp_m1()
-                }
-            }
-            Activation::Softplus => v.exp().ln_1p(),
-        }
-    }
 
     fn activation() -> impl Strategy<Value = Activation> {
         prop_oneof![
@@ -141,7 +117,7 @@ mod tests {
         fn activations_match_reference(act in activation(), v in -30.0f32..30.0) {
             let mut y = [v];
             activate(act, &mut y);
-            let r = reference(act, f64::from(v));
+            let r = activate_f64(act, f64::from(v));
             prop_assert!((f64::from(y[0]) - r).abs() <= 1e-6 * (1.0 + r.abs()), "{act:?}({v}) = {} vs {r}", y[0]);
         }
 
@@ -153,7 +129,7 @@ mod tests {
             for (r, yi) in y.iter().enumerate() {
                 let (s, mag) = ref_dot(&w[r * cols..r * cols + used], &x[..used]);
                 let pre = s + f64::from(b[r]);
-                let expected = reference(act, pre);
+                let expected = activate_f64(act, pre);
                 let tol = 1e-6 * (1.0 + mag + f64::from(b[r]).abs()) * 4.0;
                 prop_assert!((f64::from(*yi) - expected).abs() <= tol, "row {r}: {yi} vs {expected}");
             }

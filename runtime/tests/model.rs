@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use rrae_format::heapless;
 use rrae_format::meta::*;
-use rrae_format::testing::{dense, random_model, tiny_model};
+use rrae_format::testing::{activate_f64, dense, random_model, tiny_model};
 use rrae_format::{read, AlignedBytes, FormatError, ModelFile, ModelWriter};
 use rrae_runtime::{Error, Model};
 
@@ -171,27 +171,6 @@ fn reference(f: &ModelFile<'_>, x: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
         ),
         Normalization::PerFeature { shift, scale } => (t(shift), t(scale)),
     };
-    let act = |a: Activation, v: f64| match a {
-        Activation::Identity => v,
-        Activation::Relu => v.max(0.0),
-        Activation::LeakyRelu { slope } => {
-            if v > 0.0 {
-                v
-            } else {
-                f64::from(slope) * v
-            }
-        }
-        Activation::Tanh => v.tanh(),
-        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-        Activation::Elu { alpha } => {
-            if v > 0.0 {
-                v
-            } else {
-                f64::from(alpha) * v.exp_m1()
-            }
-        }
-        Activation::Softplus => v.max(0.0) + (-v.abs()).exp().ln_1p(),
-    };
     let run = |layers: &[Layer], mut v: Vec<f64>| {
         for &Layer::Dense {
             in_dim,
@@ -206,7 +185,7 @@ fn reference(f: &ModelFile<'_>, x: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
                 .chunks(in_dim as usize)
                 .zip(&b)
                 .map(|(row, bi)| {
-                    act(
+                    activate_f64(
                         activation,
                         row.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() + bi,
                     )
