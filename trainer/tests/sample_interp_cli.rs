@@ -75,30 +75,22 @@ fn tiny_fit_then_sample_interpolate_predict() {
     // sample: N x input_dim, identical under a seed.
     let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
     let png = dir.path().join("samples.png");
-    ok(&[
-        "sample",
-        "--model",
-        m,
-        "-n",
-        "6",
-        "--seed",
-        "3",
-        "--out",
-        s(&a),
-        "--png",
-        s(&png),
-    ]);
-    ok(&[
-        "sample",
-        "--model",
-        m,
-        "-n",
-        "6",
-        "--seed",
-        "3",
-        "--out",
-        s(&b),
-    ]);
+    let sample = |out: &Path, extra: &[&str]| {
+        let args = [
+            "sample",
+            "--model",
+            m,
+            "-n",
+            "6",
+            "--seed",
+            "3",
+            "--out",
+            s(out),
+        ];
+        ok(&[&args[..], extra].concat())
+    };
+    sample(&a, &["--png", s(&png)]);
+    sample(&b, &[]);
     assert_eq!(load_matrix(&a).unwrap().dim(), (6, 200));
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert!(png.exists());
