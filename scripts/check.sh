@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every check of the project: formatting, lints, all tests (host), and the
-# firmware example built for Cortex-M4F and run in QEMU. This is the command
+# firmware example built for Cortex-M4F and run in QEMU, the link-time panic
+# check, and a smoke run of the benchmarks. This is the command
 # the README names and .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ bash scripts/firmware.sh
 
 step "panic-check: no reachable panic in rrae-runtime (link-time proof, thumbv7em)"
 bash scripts/panic-check.sh
+
+step "benchmark smoke run (bench/run --quick: reference rraes + TFLM side by side, tiny sizes)"
+bench/run --quick
 
 echo
 echo "all checks passed"
