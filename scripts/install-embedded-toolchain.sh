@@ -4,7 +4,7 @@
 # Debian bookworm's rustc-web 1.96 ships its exactly matching library source
 # (rust-web-src), so cargo's build-std can compile `core` for any built-in
 # thumb target. rustup's stable cannot (no rust-src download on these
-# machines). See docs/MICROCONTROLLER.md.
+# machines). See README.md, "On a microcontroller".
 #
 # Skips in well under a second when everything is present. Needs root (or
 # sudo) only when something is missing.

@@ -435,8 +435,21 @@ impl TrainConfig {
         if self.enc_depth > max_depth || self.dec_depth > max_depth {
             bail!("--enc-depth and --dec-depth must be at most {max_depth}");
         }
-        if self.steps == 0 {
-            bail!("the number of training steps must be positive");
+        const MAX_STEPS: usize = 1 << 40;
+        if self.steps == 0 || self.steps > MAX_STEPS {
+            bail!("the number of training steps must be between 1 and {MAX_STEPS}");
+        }
+        // Largest weight matrix (rows x cols floats) must fit in memory: 2^28 floats = 1 GiB.
+        const MAX_LAYER_FLOATS: usize = 1 << 28;
+        let widest = input_dim.max(self.width).max(self.latent);
+        let second = self.width.max(self.latent);
+        if widest
+            .checked_mul(second)
+            .is_none_or(|n| n > MAX_LAYER_FLOATS)
+        {
+            bail!(
+                "a {widest} x {second} layer would exceed {MAX_LAYER_FLOATS} weights; use a smaller --width or --latent"
+            );
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.lr) || !positive(self.finetune_lr) {

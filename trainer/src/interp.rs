@@ -61,6 +61,9 @@ pub struct ParamGrid {
     coeffs: Array2<f64>,
 }
 
+/// Most parameters per sample (the interpolation visits `2^d` corners).
+pub const MAX_PARAM_DIM: usize = 16;
+
 impl ParamGrid {
     /// Arranges `coeffs` (`n x k`) by `params` (`n x d`, one row per
     /// training sample, any order).
@@ -74,6 +77,12 @@ impl ParamGrid {
         let (n, d) = params.dim();
         if n == 0 || d == 0 || coeffs.ncols() == 0 {
             return Err(InterpError::Shape("empty parameter table".into()));
+        }
+        // Multilinear interpolation visits 2^d corners.
+        if d > MAX_PARAM_DIM {
+            return Err(InterpError::Shape(format!(
+                "{d} parameters per sample; at most {MAX_PARAM_DIM} are supported"
+            )));
         }
         if coeffs.nrows() != n {
             return Err(InterpError::Shape(format!(

@@ -143,6 +143,29 @@ fn tiny_fit_then_sample_interpolate_predict() {
         "none.rrae",
     );
     fails(&["sample", "--model", m, "-n", "0", "--out", s(&a)], "-n");
+    let huge = usize::MAX.to_string();
+    fails(
+        &["sample", "--model", m, "-n", &huge, "--out", s(&a)],
+        "more than the limit",
+    );
+    fails(
+        &[
+            "interpolate",
+            "--model",
+            m,
+            "--dataset",
+            "shift",
+            "--from",
+            "0",
+            "--to",
+            "1",
+            "--steps",
+            &huge,
+            "--out",
+            s(&p),
+        ],
+        "more than the limit",
+    );
     fails(
         &[
             "interpolate",

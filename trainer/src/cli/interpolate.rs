@@ -68,6 +68,7 @@ pub fn path(
     if steps < 2 {
         bail!("--steps must be at least 2 (both ends are included)");
     }
+    super::check_output_size(steps, loaded.model()?.input_dim(), "--steps")?;
     let (a, b) = (a.to_vec(), b.to_vec());
     let mut alpha = Array2::zeros((steps, a.len()));
     for (i, mut row) in alpha.rows_mut().into_iter().enumerate() {

@@ -37,6 +37,21 @@ pub enum Command {
     Predict(predict::PredictArgs),
 }
 
+/// Most floats one generated output (samples, interpolation path) may hold:
+/// 2^28 floats = 1 GiB.
+const MAX_OUTPUT_FLOATS: usize = 1 << 28;
+
+/// Errors (instead of aborting on allocation) when `rows x cols` floats of
+/// output would exceed [`MAX_OUTPUT_FLOATS`]; `flag` names the option to lower.
+pub(crate) fn check_output_size(rows: usize, cols: usize, flag: &str) -> Result<()> {
+    match rows.checked_mul(cols) {
+        Some(n) if n <= MAX_OUTPUT_FLOATS => Ok(()),
+        _ => anyhow::bail!(
+            "{flag} {rows} would produce {rows} x {cols} values, more than the limit of {MAX_OUTPUT_FLOATS}"
+        ),
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {

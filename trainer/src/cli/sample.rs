@@ -76,6 +76,7 @@ pub fn exec(args: SampleArgs) -> Result<()> {
         bail!("-n must be at least 1");
     }
     let loaded = LoadedModel::from_path(&args.model)?;
+    super::check_output_size(args.n, loaded.model()?.input_dim(), "-n")?;
     let x = generate(&loaded, args.n, args.seed)?;
     data::files::write_matrix(&args.out, x.view())?;
     if let Some(png) = &args.png {

@@ -93,7 +93,54 @@ fn finite_f32(path: &Path, a: Array2<f64>) -> Result<Array2<f32>, DataError> {
     Ok(a.mapv(|v| v as f32))
 }
 
+/// Shape and element size claimed by an `.npy` header, and where the data
+/// starts; `None` if the header cannot be read (the npy reader then reports
+/// the format error).
+fn npy_claim(bytes: &[u8]) -> Option<(Vec<u64>, u64, usize)> {
+    let major = *bytes.get(6)?;
+    let (len, start): (usize, usize) = if major == 1 {
+        (
+            u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]) as usize,
+            10,
+        )
+    } else {
+        let b = bytes.get(8..12)?;
+        (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
+    };
+    let header = std::str::from_utf8(bytes.get(start..start.checked_add(len)?)?).ok()?;
+    let shape = header.split("'shape'").nth(1)?;
+    let tuple = shape.get(shape.find('(')? + 1..shape.find(')')?)?;
+    let dims = tuple
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    let elem = if header.contains("f8") { 8 } else { 4 };
+    Some((dims, elem, start + len))
+}
+
+/// Rejects a header whose shape needs more data than the file holds, before
+/// the npy reader allocates what the header claims.
+fn check_npy_size(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    let Some((dims, elem, data_start)) = npy_claim(bytes) else {
+        return Ok(());
+    };
+    let available = bytes.len().saturating_sub(data_start) as u64;
+    let needed = dims.iter().try_fold(elem, |acc, &d| acc.checked_mul(d));
+    match needed {
+        Some(n) if n <= available => Ok(()),
+        _ => Err(DataError::Npy {
+            path: path.to_path_buf(),
+            message: format!(
+                "header claims shape {dims:?} but the file holds only {available} bytes of data"
+            ),
+        }),
+    }
+}
+
 fn parse_npy(path: &Path, bytes: &[u8]) -> Result<Array2<f32>, DataError> {
+    check_npy_size(path, bytes)?;
     let as_f64 = match Array2::<f32>::read_npy(Cursor::new(bytes)) {
         Ok(a) => a.mapv(f64::from),
         Err(ReadNpyError::WrongDescriptor(_)) => {
@@ -400,6 +447,18 @@ mod tests {
         let p = write(&dir, "junk.npy", "not an npy file");
         let e = load_matrix(&p).unwrap_err();
         assert!(matches!(e, DataError::Npy { .. }), "{e}");
+
+        // A header claiming terabytes must be an error, not an allocation.
+        let mut huge = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1), }";
+        let padded = format!("{header:<117}\n");
+        huge.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+        huge.extend_from_slice(padded.as_bytes());
+        huge.extend_from_slice(&[0u8; 16]);
+        let p = dir.path().join("huge.npy");
+        std::fs::write(&p, &huge).unwrap();
+        let e = load_matrix(&p).unwrap_err();
+        assert!(e.to_string().contains("header claims shape"), "{e}");
     }
 
     #[test]
