@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v rustup >/dev/null; then
+  echo "setup: rustup is required for the host toolchain (https://rustup.rs); it is not on PATH" >&2
+  exit 1
+fi
 have_component() { rustup component list --installed 2>/dev/null | grep -q "^$1"; }
 for c in rustfmt clippy; do
   if ! have_component "$c"; then
