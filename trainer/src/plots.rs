@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ndarray::ArrayView2;
+use plotters::chart::SeriesLabelStyle;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -240,14 +241,7 @@ pub fn loss_curve(
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], k_color.stroke_width(2))
                 });
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 16))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(draw_err)?;
+            standard_legend(chart.configure_series_labels())?;
         }
         Ok(())
     })
@@ -369,14 +363,7 @@ pub fn singular_spectrum(path: impl AsRef<Path>, s: &[f64], k: usize) -> Result<
                     + Text::new(format!("k = {k}"), (6, 6), (FONT, 18).into_font()),
             ))
             .map_err(draw_err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 16))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(draw_err)?;
+        standard_legend(chart.configure_series_labels())?;
         Ok(())
     })
 }
@@ -617,14 +604,7 @@ pub fn curves(path: impl AsRef<Path>, title: &str, y: ArrayView2<f32>) -> Result
             }
         }
         if rows > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 16))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(draw_err)?;
+            standard_legend(chart.configure_series_labels())?;
         }
         Ok(())
     })
@@ -836,6 +816,20 @@ fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
             }
         }
     })
+}
+
+/// The legend style shared by the single-panel charts: upper right, white
+/// translucent box with a black border.
+fn standard_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    mut style: SeriesLabelStyle<'a, '_, DB, CT>,
+) -> Result<(), PlotError> {
+    style
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_err)
 }
 
 fn draw_err<E: StdError + Send + Sync>(e: DrawingAreaErrorKind<E>) -> PlotError {
