@@ -106,10 +106,28 @@ pub fn dense(
     }
 }
 
-/// xorshift64*: enough randomness for shapes and weights, no dependency.
-struct Rng(u64);
+/// xorshift64*: enough randomness for test shapes and weights, no
+/// dependency. Shared by the tests, the latency example and the firmware's
+/// host generator.
+///
+/// ```
+/// let mut r = rrae_format::testing::Rng::new(7);
+/// let v = r.uniform(0.5);
+/// assert!((-0.5..0.5).contains(&v));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
 
 impl Rng {
+    /// A generator seeded by `seed` (any value, zero included).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    /// Uniform in `[-a, a)`.
+    pub fn uniform(&mut self, a: f32) -> f32 {
+        let u = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
+        (2.0 * u - 1.0) * a
+    }
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -168,7 +186,7 @@ impl Rng {
 /// folded or separate basis, and each optional part present or not.
 /// Returns the metadata and the file bytes.
 pub fn random_model(seed: u64) -> (ModelMeta<'static>, Vec<u8>) {
-    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut r = Rng::new(seed);
     let mut w = ModelWriter::new();
     let input_dim = r.range(1, 6);
     let latent_dim = r.range(1, 5);

@@ -22,6 +22,7 @@
 //!   the instruction totals / 1000 is the cost of one call.
 
 use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization};
+use rrae_format::testing::Rng;
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 use std::hint::black_box;
@@ -29,23 +30,6 @@ use std::time::{Duration, Instant};
 
 /// input - hidden - k - hidden - output
 const SIZES: [(&str, usize, usize, usize); 2] = [("small", 64, 32, 8), ("large", 256, 128, 32)];
-
-/// Small deterministic generator (SplitMix64), so no dev-dependency is needed.
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-a, a).
-    fn uniform(&mut self, a: f32) -> f32 {
-        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-        (2.0 * u - 1.0) * a
-    }
-}
 
 struct Built {
     name: &'static str,
@@ -56,7 +40,7 @@ struct Built {
 }
 
 fn build(name: &'static str, t: usize, h: usize, k: usize, seed: u64) -> Built {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut w = ModelWriter::new();
     let mut weights = Vec::new();
     let mut dense = |w: &mut ModelWriter, rng: &mut Rng, i: usize, o: usize, act: Activation| {
@@ -220,7 +204,7 @@ fn main() {
         let aligned = AlignedBytes::new(&m.bytes);
         let model = Model::from_bytes(&aligned).expect("model loads");
         let (t, h, k) = m.dims;
-        let mut rng = Rng(99);
+        let mut rng = Rng::new(99);
         let x: Vec<f32> = (0..t).map(|_| rng.uniform(1.0)).collect();
         let mut alpha = vec![0f32; k];
         let mut xh = vec![0f32; t];

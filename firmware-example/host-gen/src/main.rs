@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization, Sampler};
+use rrae_format::testing::Rng;
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 
@@ -48,23 +49,6 @@ const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  \
 
 // ---------------------------------------------------------------- placeholder
 
-/// SplitMix64: a tiny deterministic generator (no dependency needed).
-struct Rng(u64);
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-a, a).
-    fn uniform(&mut self, a: f32) -> f32 {
-        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-        (2.0 * u - 1.0) * a
-    }
-}
-
 fn dense(w: &mut ModelWriter, rng: &mut Rng, i: usize, o: usize, activation: Activation) -> Layer {
     let scale = (3.0 / i as f32).sqrt(); // variance-preserving uniform init
     let weight: Vec<f32> = (0..i * o).map(|_| rng.uniform(scale)).collect();
@@ -82,7 +66,7 @@ fn placeholder_model(out: &Path) -> Res<()> {
     const T: usize = 64;
     const H: usize = 32;
     const K: usize = 3;
-    let mut rng = Rng(0x5252_4145); // "RRAE"
+    let mut rng = Rng::new(0x5252_4145); // "RRAE"
     let mut w = ModelWriter::new();
     let enc = [
         dense(&mut w, &mut rng, T, H, Activation::Tanh),
@@ -99,7 +83,10 @@ fn placeholder_model(out: &Path) -> Res<()> {
         input_dim: T as u32,
         latent_dim: K as u32,
         rank: K as u32,
-        normalization: Normalization::Global { shift: 0.5, scale: 0.25 },
+        normalization: Normalization::Global {
+            shift: 0.5,
+            scale: 0.25,
+        },
         encoder: heapless::Vec::from_slice(&enc).map_err(|_| "too many layers")?,
         decoder: heapless::Vec::from_slice(&dec).map_err(|_| "too many layers")?,
         basis: Basis::Folded { stored: None },
@@ -107,7 +94,9 @@ fn placeholder_model(out: &Path) -> Res<()> {
         params: None,
         singular_values: None,
     };
-    let bytes = w.finish(&meta).map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
+    let bytes = w
+        .finish(&meta)
+        .map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
     std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     eprintln!("host-gen: wrote {} ({} bytes)", out.display(), bytes.len());
     Ok(())
@@ -128,7 +117,8 @@ fn load_rows(path: &Path) -> Res<Vec<Vec<f32>>> {
             if line.is_empty() {
                 continue;
             }
-            let row: Result<Vec<f32>, _> = line.split(',').map(|c| c.trim().parse::<f32>()).collect();
+            let row: Result<Vec<f32>, _> =
+                line.split(',').map(|c| c.trim().parse::<f32>()).collect();
             match row {
                 Ok(r) => rows.push(r),
                 Err(_) if n == 0 => continue, // header line
@@ -160,14 +150,17 @@ fn load_npy(b: &[u8]) -> Res<Vec<Vec<f32>>> {
         return Err("fortran order not supported".into());
     }
     let shape = header.split("'shape':").nth(1).ok_or("no shape")?;
-    let shape = &shape[shape.find('(').ok_or("bad shape")? + 1..shape.find(')').ok_or("bad shape")?];
+    let shape =
+        &shape[shape.find('(').ok_or("bad shape")? + 1..shape.find(')').ok_or("bad shape")?];
     let dims: Vec<usize> = shape
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|e| format!("shape: {e}")))
         .collect::<Res<_>>()?;
-    let [n, t] = dims[..] else { return Err(format!("need a 2-D array, shape {dims:?}")) };
+    let [n, t] = dims[..] else {
+        return Err(format!("need a 2-D array, shape {dims:?}"));
+    };
     let data = &b[start + hlen..];
     if data.len() < n * t * descr {
         return Err("truncated data".into());
@@ -180,7 +173,9 @@ fn load_npy(b: &[u8]) -> Res<Vec<Vec<f32>>> {
             f64::from_le_bytes(c.try_into().unwrap()) as f32
         }
     };
-    Ok((0..n).map(|r| (0..t).map(|c| val(r * t + c)).collect()).collect())
+    Ok((0..n)
+        .map(|r| (0..t).map(|c| val(r * t + c)).collect())
+        .collect())
 }
 
 /// Deterministic inputs when no data file is given: Gaussian bumps at
@@ -207,7 +202,9 @@ fn bumps(dim: usize, cases: usize) -> Vec<Vec<f32>> {
 fn dataset_test_rows(name: &str) -> Res<Vec<Vec<f32>>> {
     fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
         let step = (b - a) / (n - 1) as f64; // n >= 2 here; endpoint exact, as numpy
-        (0..n).map(|i| if i == n - 1 { b } else { a + step * i as f64 }).collect()
+        (0..n)
+            .map(|i| if i == n - 1 { b } else { a + step * i as f64 })
+            .collect()
     }
     match name {
         "shift" => {
@@ -216,10 +213,16 @@ fn dataset_test_rows(name: &str) -> Res<Vec<Vec<f32>>> {
             let p_test = &linspace(0.0, p_max, 500)[1..499];
             Ok(p_test
                 .iter()
-                .map(|p| t.iter().map(|t| (t - p * std::f64::consts::PI).sin() as f32).collect())
+                .map(|p| {
+                    t.iter()
+                        .map(|t| (t - p * std::f64::consts::PI).sin() as f32)
+                        .collect()
+                })
                 .collect())
         }
-        _ => Err(format!("data set {name} is not replicated in host-gen (use --inputs FILE)")),
+        _ => Err(format!(
+            "data set {name} is not replicated in host-gen (use --inputs FILE)"
+        )),
     }
 }
 
@@ -234,7 +237,13 @@ fn lit(v: f32) -> Res<String> {
 }
 
 fn vec_lit(v: &[f32]) -> Res<String> {
-    Ok(format!("[{}]", v.iter().map(|&x| lit(x)).collect::<Res<Vec<_>>>()?.join(", ")))
+    Ok(format!(
+        "[{}]",
+        v.iter()
+            .map(|&x| lit(x))
+            .collect::<Res<Vec<_>>>()?
+            .join(", ")
+    ))
 }
 
 fn mat_lit(rows: &[Vec<f32>]) -> Res<String> {
@@ -277,7 +286,11 @@ fn expected(args: &[String]) -> Res<()> {
     let header = file.header;
     let (dim, rank) = (model.input_dim(), model.rank());
     if model.scratch_len() > header.scratch as usize {
-        return Err(format!("scratch_len {} > header {}", model.scratch_len(), header.scratch));
+        return Err(format!(
+            "scratch_len {} > header {}",
+            model.scratch_len(),
+            header.scratch
+        ));
     }
 
     let rows = match (&inputs_path, &dataset) {
@@ -292,12 +305,17 @@ fn expected(args: &[String]) -> Res<()> {
                 return Err(format!("{} rows, need {cases}", rows.len()));
             }
             // evenly spaced rows, deterministic
-            (0..cases).map(|c| rows[c * (rows.len() - 1) / (cases - 1)].clone()).collect()
+            (0..cases)
+                .map(|c| rows[c * (rows.len() - 1) / (cases - 1)].clone())
+                .collect()
         }
         None => bumps(dim, cases),
     };
     if let Some(bad) = inputs.iter().find(|r| r.len() != dim) {
-        return Err(format!("input rows have {} values, model input_dim is {dim}", bad.len()));
+        return Err(format!(
+            "input rows have {} values, model input_dim is {dim}",
+            bad.len()
+        ));
     }
 
     let mut scratch = vec![0.0f32; header.scratch as usize];
@@ -307,9 +325,13 @@ fn expected(args: &[String]) -> Res<()> {
     let mut errs = Vec::new();
     for x in &inputs {
         let mut a = vec![0.0; rank];
-        model.encode(x, &mut a, &mut scratch).map_err(|err| e("encode", err))?;
+        model
+            .encode(x, &mut a, &mut scratch)
+            .map_err(|err| e("encode", err))?;
         let mut xh = vec![0.0; dim];
-        model.decode(&a, &mut xh, &mut scratch).map_err(|err| e("decode", err))?;
+        model
+            .decode(&a, &mut xh, &mut scratch)
+            .map_err(|err| e("decode", err))?;
         errs.push(rel_err(x, &xh));
         alphas.push(a);
         x_hats.push(xh);
@@ -319,55 +341,143 @@ fn expected(args: &[String]) -> Res<()> {
     let mut progressive_err = Vec::new();
     for j in 1..=rank {
         let mut xh = vec![0.0; dim];
-        model.decode(&alphas[0][..j], &mut xh, &mut scratch).map_err(|err| e("decode", err))?;
+        model
+            .decode(&alphas[0][..j], &mut xh, &mut scratch)
+            .map_err(|err| e("decode", err))?;
         progressive_err.push(rel_err(&inputs[0], &xh));
         progressive.push(xh);
     }
     // Sampling: fixed standard-normal draws z (the device has no RNG here).
-    let z: Vec<f32> = [0.5f32, -1.0, 0.25, 1.5, -0.75, 0.1, -0.3, 0.9].iter().copied().cycle().take(rank).collect();
+    let z: Vec<f32> = [0.5f32, -1.0, 0.25, 1.5, -0.75, 0.1, -0.3, 0.9]
+        .iter()
+        .copied()
+        .cycle()
+        .take(rank)
+        .collect();
     let has_sampler = file.meta.sampler.is_some();
     let mut sample_alpha = vec![0.0; rank];
     let mut sample_x_hat = vec![0.0; dim];
     if has_sampler {
-        model.sample(&z, &mut sample_alpha).map_err(|err| e("sample", err))?;
-        model.decode(&sample_alpha, &mut sample_x_hat, &mut scratch).map_err(|err| e("decode", err))?;
+        model
+            .sample(&z, &mut sample_alpha)
+            .map_err(|err| e("sample", err))?;
+        model
+            .decode(&sample_alpha, &mut sample_x_hat, &mut scratch)
+            .map_err(|err| e("decode", err))?;
     }
     // Interpolation halfway between the first two cases.
     let mut interp_alpha = vec![0.0; rank];
-    Model::interpolate(&alphas[0], &alphas[1], 0.5, &mut interp_alpha).map_err(|err| e("interpolate", err))?;
+    Model::interpolate(&alphas[0], &alphas[1], 0.5, &mut interp_alpha)
+        .map_err(|err| e("interpolate", err))?;
     let mut interp_x_hat = vec![0.0; dim];
-    model.decode(&interp_alpha, &mut interp_x_hat, &mut scratch).map_err(|err| e("decode", err))?;
+    model
+        .decode(&interp_alpha, &mut interp_x_hat, &mut scratch)
+        .map_err(|err| e("decode", err))?;
 
     let mut s = String::new();
     let w = &mut s;
     let inputs_desc = match (&inputs_path, &dataset) {
-        (Some(p), _) => format!("{cases} evenly spaced rows of {}", p.file_name().unwrap_or_default().to_string_lossy()),
+        (Some(p), _) => format!(
+            "{cases} evenly spaced rows of {}",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        ),
         (_, Some(d)) => format!("{cases} evenly spaced rows of the test split of data set `{d}`"),
         _ => format!("{cases} deterministic Gaussian bumps"),
     };
-    writeln!(w, "// @generated by firmware-example/host-gen (`scripts/firmware.sh --regen`). Do not edit.").unwrap();
-    writeln!(w, "// Model: {} ({} bytes), source: {source}", model.name(), raw.len()).unwrap();
-    writeln!(w, "// Inputs: {inputs_desc}. Every other value is rrae-runtime's result on the host.").unwrap();
+    writeln!(
+        w,
+        "// @generated by firmware-example/host-gen (`scripts/firmware.sh --regen`). Do not edit."
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "// Model: {} ({} bytes), source: {source}",
+        model.name(),
+        raw.len()
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "// Inputs: {inputs_desc}. Every other value is rrae-runtime's result on the host."
+    )
+    .unwrap();
     writeln!(w).unwrap();
-    writeln!(w, "/// Name stored in the model.\npub const MODEL_NAME: &str = {:?};", model.name()).unwrap();
+    writeln!(
+        w,
+        "/// Name stored in the model.\npub const MODEL_NAME: &str = {:?};",
+        model.name()
+    )
+    .unwrap();
     writeln!(w, "/// Length of `model.rrae` in bytes (guards against a model/expected mismatch).\npub const MODEL_LEN: usize = {};", raw.len()).unwrap();
-    writeln!(w, "/// CRC-32 of the model body, from its header.\npub const MODEL_BODY_CRC: u32 = {:#010x};", header.body_crc).unwrap();
+    writeln!(
+        w,
+        "/// CRC-32 of the model body, from its header.\npub const MODEL_BODY_CRC: u32 = {:#010x};",
+        header.body_crc
+    )
+    .unwrap();
     writeln!(w, "/// Floats of scratch the runtime needs (the model header's value).\npub const SCRATCH_FLOATS: usize = {};", header.scratch).unwrap();
-    writeln!(w, "/// Features per sample.\npub const INPUT_DIM: usize = {dim};").unwrap();
-    writeln!(w, "/// Coefficients per sample (k).\npub const RANK: usize = {rank};").unwrap();
-    writeln!(w, "/// Number of test inputs.\npub const N_CASES: usize = {cases};").unwrap();
+    writeln!(
+        w,
+        "/// Features per sample.\npub const INPUT_DIM: usize = {dim};"
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Coefficients per sample (k).\npub const RANK: usize = {rank};"
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Number of test inputs.\npub const N_CASES: usize = {cases};"
+    )
+    .unwrap();
     writeln!(w, "/// Whether the model stores a sampler (else SAMPLE_* are zeros and unchecked).\npub const HAS_SAMPLER: bool = {has_sampler};").unwrap();
-    writeln!(w, "/// Test inputs.\npub static INPUTS: [[f32; INPUT_DIM]; N_CASES] = {};", mat_lit(&inputs)?).unwrap();
-    writeln!(w, "/// Host `encode` of each input.\npub static ALPHA: [[f32; RANK]; N_CASES] = {};", mat_lit(&alphas)?).unwrap();
-    writeln!(w, "/// Host `decode(ALPHA[i])`.\npub static X_HAT: [[f32; INPUT_DIM]; N_CASES] = {};", mat_lit(&x_hats)?).unwrap();
+    writeln!(
+        w,
+        "/// Test inputs.\npub static INPUTS: [[f32; INPUT_DIM]; N_CASES] = {};",
+        mat_lit(&inputs)?
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Host `encode` of each input.\npub static ALPHA: [[f32; RANK]; N_CASES] = {};",
+        mat_lit(&alphas)?
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Host `decode(ALPHA[i])`.\npub static X_HAT: [[f32; INPUT_DIM]; N_CASES] = {};",
+        mat_lit(&x_hats)?
+    )
+    .unwrap();
     writeln!(w, "/// Host relative L2 error `|x - x_hat| / |x|` of each case.\npub static REL_ERR: [f32; N_CASES] = {};", vec_lit(&errs)?).unwrap();
     writeln!(w, "/// Host `decode(&ALPHA[0][..j + 1])` (progressive decoding).\npub static PROGRESSIVE: [[f32; INPUT_DIM]; RANK] = {};", mat_lit(&progressive)?).unwrap();
     writeln!(w, "/// Relative error of each PROGRESSIVE row against INPUTS[0].\npub static PROGRESSIVE_ERR: [f32; RANK] = {};", vec_lit(&progressive_err)?).unwrap();
-    writeln!(w, "/// Fixed standard-normal draws for `sample`.\npub static Z: [f32; RANK] = {};", vec_lit(&z)?).unwrap();
-    writeln!(w, "/// Host `sample(Z)`.\npub static SAMPLE_ALPHA: [f32; RANK] = {};", vec_lit(&sample_alpha)?).unwrap();
-    writeln!(w, "/// Host `decode(SAMPLE_ALPHA)`.\npub static SAMPLE_X_HAT: [f32; INPUT_DIM] = {};", vec_lit(&sample_x_hat)?).unwrap();
+    writeln!(
+        w,
+        "/// Fixed standard-normal draws for `sample`.\npub static Z: [f32; RANK] = {};",
+        vec_lit(&z)?
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Host `sample(Z)`.\npub static SAMPLE_ALPHA: [f32; RANK] = {};",
+        vec_lit(&sample_alpha)?
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Host `decode(SAMPLE_ALPHA)`.\npub static SAMPLE_X_HAT: [f32; INPUT_DIM] = {};",
+        vec_lit(&sample_x_hat)?
+    )
+    .unwrap();
     writeln!(w, "/// Host `interpolate(ALPHA[0], ALPHA[1], 0.5)`.\npub static INTERP_ALPHA: [f32; RANK] = {};", vec_lit(&interp_alpha)?).unwrap();
-    writeln!(w, "/// Host `decode(INTERP_ALPHA)`.\npub static INTERP_X_HAT: [f32; INPUT_DIM] = {};", vec_lit(&interp_x_hat)?).unwrap();
+    writeln!(
+        w,
+        "/// Host `decode(INTERP_ALPHA)`.\npub static INTERP_X_HAT: [f32; INPUT_DIM] = {};",
+        vec_lit(&interp_x_hat)?
+    )
+    .unwrap();
 
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let model_out = out_dir.join("model.rrae");
