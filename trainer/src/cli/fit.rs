@@ -190,6 +190,7 @@ pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
             train_params: None,
             test_params: None,
             k_star: None,
+            image_shape: None,
         },
         false,
     ))

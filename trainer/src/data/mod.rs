@@ -33,6 +33,9 @@ pub struct Dataset {
     pub test_params: Option<Array2<f64>>,
     /// Intrinsic dimension of the data, if known.
     pub k_star: Option<usize>,
+    /// `(channels, height, width)` when each sample is a flattened image
+    /// (row-major `C x H x W`); `None` for 1-D curves and plain tables.
+    pub image_shape: Option<(usize, usize, usize)>,
 }
 
 /// Errors while generating, loading, splitting or normalizing data.

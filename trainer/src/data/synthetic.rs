@@ -117,6 +117,7 @@ fn shift() -> Dataset {
         train_params: Some(params_1d(&p_train)),
         test_params: Some(params_1d(&p_test)),
         k_star: Some(1),
+        image_shape: None,
     }
 }
 
@@ -134,6 +135,7 @@ fn gaussian_shift() -> Dataset {
         train_params: Some(params_1d(&p_train)),
         test_params: Some(params_1d(&p_test)),
         k_star: Some(1),
+        image_shape: None,
     }
 }
 
@@ -186,6 +188,7 @@ fn stairs() -> Dataset {
         train_params: Some(params_1d(&p_train)),
         test_params: Some(params_1d(&p_test)),
         k_star: Some(1),
+        image_shape: None,
     }
 }
 
@@ -230,6 +233,7 @@ fn mult_freqs() -> Dataset {
         train_params: Some(params_2d(&p_train)),
         test_params: Some(params_2d(&p_test)),
         k_star: Some(2),
+        image_shape: None,
     }
 }
 
@@ -254,6 +258,7 @@ fn mult_gausses() -> Dataset {
         train_params: Some(params_2d(&p_train)),
         test_params: Some(params_2d(&p_test)),
         k_star: Some(2),
+        image_shape: None,
     }
 }
 
