@@ -42,8 +42,20 @@ fn check(dataset: &str, k_star: usize) {
     assert_eq!(m.k, k_star, "{dataset}: history {:?}", m.k_history);
     assert_eq!(m.k_history.first(), Some(&[0, 4]));
     assert_eq!(m.k_history.last().map(|h| h[1]), Some(k_star));
+    // The first judgement defines the ideal loss; every later one says why
+    // its rank was kept or dropped, and the last accepted one is the result.
+    let j = &m.k_judgements;
+    assert_eq!((j[0].k, j[0].threshold, j[0].accepted), (4, None, true));
+    for v in &j[1..] {
+        let t = v.threshold.unwrap();
+        assert_eq!(v.accepted, v.loss <= t, "{dataset}: {v:?}");
+    }
+    assert_eq!(
+        j.iter().filter(|v| v.accepted).last().map(|v| v.k),
+        Some(k_star)
+    );
     let json = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
-    assert!(json.contains("\"k_history\""));
+    assert!(json.contains("\"k_history\"") && json.contains("\"k_judgements\""));
 }
 
 #[test]

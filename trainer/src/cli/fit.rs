@@ -315,6 +315,7 @@ pub fn fit_with(
         dataset: ds.name.clone(),
         k: summary.k,
         k_history: summary.k_history.clone(),
+        k_judgements: summary.k_judgements.clone(),
         latent_dim: cfg.latent,
         input_dim: train_n.ncols(),
         n_train: ds.train.nrows(),

@@ -46,6 +46,26 @@ pub enum Next {
     Finish(usize),
 }
 
+/// One judged candidate of the staged search (reported in `metrics.json`
+/// as `k_judgements`, so a user can see why a rank was kept or dropped).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Judgement {
+    /// The candidate rank.
+    pub k: usize,
+    /// Step at which it was judged.
+    pub step: usize,
+    /// Its full-training-set loss (percent, normalized data) after its stage
+    /// (after the fresh restart if it had one).
+    pub loss: f64,
+    /// The largest loss accepted (`None` for the first stage, which defines
+    /// the ideal loss).
+    pub threshold: Option<f64>,
+    /// Whether the warm stage failed and a fresh restart was trained.
+    pub restarted: bool,
+    /// The verdict.
+    pub accepted: bool,
+}
+
 /// Our rule: bisection over `[k_min, k_max]` with one judged training stage
 /// per candidate.
 ///
@@ -298,9 +318,21 @@ pub fn planned_search_steps(cfg: &TrainConfig, a: &AdaptiveConfig) -> usize {
     }
 }
 
+/// What [`search`] found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchResult {
+    /// The chosen rank.
+    pub k: usize,
+    /// `[step, k]` at every change of rank, the first at step 0.
+    pub history: Vec<[usize; 2]>,
+    /// Every judged candidate in order (staged rule; empty for the
+    /// reference rule, which judges implicitly every step).
+    pub judgements: Vec<Judgement>,
+}
+
 /// Runs the adaptive search from `state` (at step 0) with `trainer`; leaves
-/// `state` at the chosen rank's weights and returns the rank and the
-/// `[step, k]` history (one entry per change, the first at step 0).
+/// `state` at the chosen rank's weights and returns the rank, the
+/// `[step, k]` history and the judgements.
 ///
 /// `planned` is the total reported to `observe`.
 ///
@@ -312,7 +344,8 @@ pub fn search(
     a: &AdaptiveConfig,
     planned: usize,
     observe: &mut dyn FnMut(&Progress),
-) -> Result<(usize, Vec<[usize; 2]>)> {
+) -> Result<SearchResult> {
+    let mut judgements = Vec::new();
     let mut history = vec![[state.step, a.k_max]];
     let mut set_k = |trainer: &mut Trainer, step: usize, k: usize| {
         trainer.set_k(k);
@@ -330,7 +363,8 @@ pub fn search(
                 let start = state.step;
                 trainer.run_segment(state, start, len, planned, observe)?;
                 let mut loss = full_loss(state, trainer.data(), rule.current())?;
-                if !rule.accepts(loss) {
+                let restarted = !rule.accepts(loss);
+                if restarted {
                     // Second chance: a fresh initialization trained at this k
                     // alone (low ranks train slowly from a truncated warm start).
                     let step = state.step;
@@ -339,7 +373,16 @@ pub fn search(
                     trainer.run_segment(state, step, a.retry_steps, planned, observe)?;
                     loss = full_loss(state, trainer.data(), rule.current())?;
                 }
+                let (k, threshold) = (rule.current(), rule.threshold());
                 let verdict = rule.judge(loss);
+                judgements.push(Judgement {
+                    k,
+                    step: state.step,
+                    loss,
+                    threshold,
+                    restarted,
+                    accepted: verdict.accepted,
+                });
                 if verdict.accepted {
                     checkpoint = state.clone();
                 } else {
@@ -379,7 +422,11 @@ pub fn search(
             rule.k()
         }
     };
-    Ok((k, history))
+    Ok(SearchResult {
+        k,
+        history,
+        judgements,
+    })
 }
 
 #[cfg(test)]

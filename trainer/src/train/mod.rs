@@ -345,6 +345,8 @@ pub struct FitSummary {
     pub k: usize,
     /// `[step, k]` at every change of rank (adaptive runs; empty otherwise).
     pub k_history: Vec<[usize; 2]>,
+    /// The adaptive search's judged candidates (staged rule; empty otherwise).
+    pub k_judgements: Vec<adaptive::Judgement>,
     /// Last batch loss of the main phase (percent, normalized data).
     pub train_loss: f32,
     /// Last batch loss of the fine-tuning (NaN if none).
@@ -384,18 +386,18 @@ pub fn fit_from<'a>(
     cfg.validate(data.nrows(), data.ncols())?;
     let mut state = start.unwrap_or_else(|| TrainState::new(cfg, data.ncols()));
     let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
-    let k_history = match &cfg.adaptive {
+    let search = match &cfg.adaptive {
         None => {
             trainer.run(&mut state, observe)?;
-            Vec::new()
+            adaptive::SearchResult::default()
         }
         Some(a) => {
             let planned = planned_steps(cfg);
-            let (k, history) = adaptive::search(&mut trainer, &mut state, a, planned, observe)?;
-            trainer.set_k(k);
+            let found = adaptive::search(&mut trainer, &mut state, a, planned, observe)?;
+            trainer.set_k(found.k);
             let start = state.step;
             trainer.run_segment(&mut state, start, cfg.steps, planned, observe)?;
-            history
+            found
         }
     };
     let cfg = &TrainConfig {
@@ -416,7 +418,8 @@ pub fn fit_from<'a>(
         FitSummary {
             steps: state.step,
             k: cfg.k,
-            k_history,
+            k_history: search.history,
+            k_judgements: search.judgements,
             train_loss: state.last_loss,
             finetune_loss,
         },
