@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use rrae_format::heapless;
 use rrae_format::meta::*;
-use rrae_format::testing::{activate_f64, dense, random_model, tiny_model};
-use rrae_format::{read, AlignedBytes, FormatError, ModelFile, ModelWriter};
+use rrae_format::testing::{dense, random_model, reference_f64, tiny_model};
+use rrae_format::{read, AlignedBytes, FormatError, ModelWriter};
 use rrae_runtime::{Error, Model};
 
 fn layers(l: &[Layer]) -> heapless::Vec<Layer, MAX_LAYERS> {
@@ -153,83 +153,6 @@ fn folded_and_separate(seed: u64) -> (AlignedBytes, AlignedBytes) {
     (AlignedBytes::new(&folded), AlignedBytes::new(&separate))
 }
 
-/// Straightforward f64 evaluation of a model (no scratch, no ping-pong):
-/// `(alpha, x_hat from the first k coefficients)`.
-fn reference(f: &ModelFile<'_>, x: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
-    let m = &f.meta;
-    let t = |r: TensorRef| {
-        f.tensor(r)
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect::<Vec<f64>>()
-    };
-    let (shift, scale): (Vec<f64>, Vec<f64>) = match m.normalization {
-        Normalization::None => (vec![0.0; x.len()], vec![1.0; x.len()]),
-        Normalization::Global { shift, scale } => (
-            vec![f64::from(shift); x.len()],
-            vec![f64::from(scale); x.len()],
-        ),
-        Normalization::PerFeature { shift, scale } => (t(shift), t(scale)),
-    };
-    let run = |layers: &[Layer], mut v: Vec<f64>| {
-        for &Layer::Dense {
-            in_dim,
-            weight,
-            bias,
-            activation,
-            ..
-        } in layers
-        {
-            let (w, b) = (t(weight), t(bias));
-            v = w
-                .chunks(in_dim as usize)
-                .zip(&b)
-                .map(|(row, bi)| {
-                    activate_f64(
-                        activation,
-                        row.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() + bi,
-                    )
-                })
-                .collect();
-        }
-        v
-    };
-    let xn = x
-        .iter()
-        .zip(&shift)
-        .zip(&scale)
-        .map(|((&v, sh), sc)| (f64::from(v) - sh) / sc)
-        .collect();
-    let y = run(&m.encoder, xn);
-    let rank = m.rank as usize;
-    let alpha: Vec<f64> = match m.basis {
-        Basis::Folded { .. } => y,
-        Basis::Separate { u } => {
-            let u = t(u);
-            (0..rank)
-                .map(|j| u.chunks(rank).zip(&y).map(|(row, yi)| row[j] * yi).sum())
-                .collect()
-        }
-    };
-    let mut head = alpha.clone();
-    head[k..].fill(0.0);
-    let code = match m.basis {
-        Basis::Folded { .. } => head,
-        Basis::Separate { u } => t(u)
-            .chunks(rank)
-            .map(|row| row.iter().zip(&head).map(|(a, b)| a * b).sum())
-            .collect(),
-    };
-    let out = run(&m.decoder, code);
-    let x_hat = out
-        .iter()
-        .zip(&shift)
-        .zip(&scale)
-        .map(|((v, sh), sc)| (v * sc + sh) as f32)
-        .collect();
-    (alpha.iter().map(|&v| v as f32).collect(), x_hat)
-}
-
 /// Encoder `input -> rank` and decoder `rank -> input`, one Dense layer each:
 /// without normalization the scratch is two rank-wide buffers (x and x_hat
 /// stay in the caller's slices); with one it holds the normalized x too.
@@ -281,14 +204,14 @@ fn one_layer_networks_need_only_rank_wide_scratch() {
         let mut scratch = vec![f32::NAN; model.scratch_len()];
         let (mut alpha, mut x_hat) = ([0.0; 2], [0.0; 6]);
         model.encode(&x, &mut alpha, &mut scratch).unwrap();
-        let (ra, rx) = reference(&file, &x, 2);
+        let (ra, rx) = reference_f64(&file, &x, 2);
         assert!(close(&alpha, &ra, 1e-5), "{alpha:?} vs {ra:?}");
         model.decode(&alpha, &mut x_hat, &mut scratch).unwrap();
         assert!(close(&x_hat, &rx, 1e-5), "{x_hat:?} vs {rx:?}");
         model.reconstruct(&x, &mut x_hat, &mut scratch).unwrap();
         assert!(close(&x_hat, &rx, 1e-5), "{x_hat:?} vs {rx:?}");
         model.decode(&alpha[..1], &mut x_hat, &mut scratch).unwrap();
-        let (_, r1) = reference(&file, &x, 1);
+        let (_, r1) = reference_f64(&file, &x, 1);
         assert!(close(&x_hat, &r1, 1e-5), "{x_hat:?} vs {r1:?}");
     }
 }
@@ -358,12 +281,12 @@ proptest! {
         let mut scratch = vec![f32::NAN; m.scratch_len()];
         let (mut alpha, mut x_hat) = (vec![0.0; m.rank()], vec![0.0; m.input_dim()]);
         let k = 1 + seed as usize % m.rank();
-        let (ra, rx) = reference(&file, x, m.rank());
+        let (ra, rx) = reference_f64(&file, x, m.rank());
         m.encode(x, &mut alpha, &mut scratch).unwrap();
         prop_assert!(close(&alpha, &ra, 1e-4), "{:?} vs {:?}", alpha, ra);
         m.reconstruct(x, &mut x_hat, &mut scratch).unwrap();
         prop_assert!(close(&x_hat, &rx, 1e-4), "{:?} vs {:?}", x_hat, rx);
-        let (_, rk) = reference(&file, x, k);
+        let (_, rk) = reference_f64(&file, x, k);
         m.decode(&alpha[..k], &mut x_hat, &mut scratch).unwrap();
         prop_assert!(close(&x_hat, &rk, 1e-4), "{:?} vs {:?}", x_hat, rk);
     }
