@@ -215,7 +215,9 @@ impl Conv {
         let axis = |n: u32, k: u32, s: u32, p: u32| -> Result<u32, Geometry> {
             let padded = fit(u64::from(n) + 2 * u64::from(p))?;
             let room = padded.checked_sub(k).ok_or(Geometry::Empty)?;
-            Ok(room / s + 1)
+            // `s` is non-zero (checked above); `checked_div` keeps the
+            // panic branch out of the binary (panic-check/).
+            Ok(room.checked_div(s).ok_or(Geometry::Zero)? + 1)
         };
         Ok([
             axis(
