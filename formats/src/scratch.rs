@@ -15,6 +15,11 @@ use crate::meta::{Basis, ModelMeta, Normalization};
 /// result is `2 * max_width`; it is stored in the header so nobody guesses
 /// arena sizes.
 ///
+/// Widths are [`Layer::dims`](crate::meta::Layer::dims), so a convolution
+/// counts with its flat `C x H x W` widths; the runtime evaluates
+/// convolutions directly from one buffer into the other (no im2col matrix),
+/// so they need nothing more.
+///
 /// Errors with [`FormatError::TooLarge`] if it does not fit in a `u32`.
 pub fn scratch_floats(meta: &ModelMeta<'_>) -> Result<u32, FormatError> {
     let mut widest = match meta.basis {

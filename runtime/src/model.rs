@@ -7,7 +7,7 @@ use rrae_format::meta::{Basis, Layer, ModelMeta, Normalization};
 use rrae_format::{read, ModelFile};
 
 use crate::error::Error;
-use crate::kernels::{dense, matvec, matvec_t};
+use crate::kernels::{conv, dense, matvec, matvec_t};
 
 /// A model read from a `.rrae` file, borrowing its weights in place.
 ///
@@ -257,19 +257,21 @@ impl<'a> Model<'a> {
         self.denormalize(x_hat);
     }
 
-    /// One Dense layer from `src` into the head of `dst`; returns its width.
+    /// One layer from `src` into the head of `dst`; returns its width.
     fn layer(&self, layer: &Layer, src: &[f32], dst: &mut [f32]) -> usize {
-        let Layer::Dense {
-            in_dim,
-            out_dim,
-            weight,
-            bias,
-            activation,
-        } = *layer;
-        let (w, b) = (self.file.tensor(weight), self.file.tensor(bias));
-        let out = head_mut(dst, out_dim as usize);
-        dense(w, in_dim as usize, b, src, out, activation);
-        out_dim as usize
+        let (w, b) = (
+            self.file.tensor(layer.weight()),
+            self.file.tensor(layer.bias()),
+        );
+        let out_dim = layer.dims().1 as usize;
+        let out = head_mut(dst, out_dim);
+        match *layer {
+            Layer::Dense {
+                in_dim, activation, ..
+            } => dense(w, in_dim as usize, b, src, out, activation),
+            Layer::Conv2d(_) | Layer::ConvTranspose2d { .. } => conv(layer, w, b, src, out),
+        }
+        out_dim
     }
 
     /// Runs `layers` on `src[..len]`, ping-ponging with `dst`.
