@@ -18,7 +18,8 @@ use heapless::Vec;
 use postcard::Error;
 
 use crate::meta::{
-    Activation, Basis, Layer, ModelMeta, Normalization, ParamTable, Sampler, TensorRef, MAX_LAYERS,
+    Activation, Basis, Conv, Layer, ModelMeta, Normalization, ParamTable, Sampler, TensorRef,
+    MAX_LAYERS,
 };
 
 type Result<T> = core::result::Result<T, Error>;
@@ -126,18 +127,48 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A list of layers, decoded in place (no copy of the whole list).
-    fn layers(&mut self, layers: &mut Vec<Layer, MAX_LAYERS>) -> Result<()> {
-        let n = self.len()?;
-        for _ in 0..n {
-            self.variant(1)?;
-            let layer = Layer::Dense {
+    /// A `[u32; 2]` (a serde tuple: two varints, no length).
+    fn pair(&mut self) -> Result<[u32; 2]> {
+        Ok([self.u32()?, self.u32()?])
+    }
+
+    fn conv(&mut self) -> Result<Conv> {
+        Ok(Conv {
+            in_channels: self.u32()?,
+            in_height: self.u32()?,
+            in_width: self.u32()?,
+            out_channels: self.u32()?,
+            kernel: self.pair()?,
+            stride: self.pair()?,
+            padding: self.pair()?,
+            weight: self.tensor()?,
+            bias: self.tensor()?,
+            activation: self.activation()?,
+        })
+    }
+
+    fn layer(&mut self) -> Result<Layer> {
+        Ok(match self.variant(3)? {
+            0 => Layer::Dense {
                 in_dim: self.u32()?,
                 out_dim: self.u32()?,
                 weight: self.tensor()?,
                 bias: self.tensor()?,
                 activation: self.activation()?,
-            };
+            },
+            1 => Layer::Conv2d(self.conv()?),
+            _ => Layer::ConvTranspose2d {
+                conv: self.conv()?,
+                output_padding: self.pair()?,
+            },
+        })
+    }
+
+    /// A list of layers, decoded in place (no copy of the whole list).
+    fn layers(&mut self, layers: &mut Vec<Layer, MAX_LAYERS>) -> Result<()> {
+        let n = self.len()?;
+        for _ in 0..n {
+            let layer = self.layer()?;
             // As heapless: the element is decoded before the capacity check.
             layers.push(layer).map_err(|_| Error::SerdeDeCustom)?;
         }

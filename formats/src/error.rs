@@ -129,6 +129,26 @@ pub enum FormatError {
     },
     /// A size does not fit the format's 32-bit fields (or the target's `usize`).
     TooLarge,
+    /// A convolution's geometry leaves no output pixel along an axis (kernel
+    /// larger than the padded input, or a transposed convolution trimmed to
+    /// nothing by its padding).
+    ConvEmptyOutput,
+    /// A transposed convolution's `output_padding` is not smaller than its
+    /// stride along the same axis (PyTorch's rule).
+    ConvOutputPadding {
+        /// The output padding.
+        output_padding: u32,
+        /// The stride along that axis.
+        stride: u32,
+    },
+    /// The header's minor version is older than the features the metadata
+    /// uses (for example a convolution layer in a 1.0 file).
+    MinorVersionTooOld {
+        /// Minor version in the header.
+        minor: u16,
+        /// Oldest minor version that has every feature used.
+        required: u16,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -195,6 +215,18 @@ impl fmt::Display for FormatError {
                 "header scratch size {header} differs from the computed {computed}"
             ),
             TooLarge => f.write_str("size does not fit in 32 bits"),
+            ConvEmptyOutput => f.write_str("convolution geometry leaves no output pixel"),
+            ConvOutputPadding {
+                output_padding,
+                stride,
+            } => write!(
+                f,
+                "transposed convolution output_padding {output_padding} is not smaller than its stride {stride}"
+            ),
+            MinorVersionTooOld { minor, required } => write!(
+                f,
+                "file says format 1.{minor} but uses features of 1.{required}"
+            ),
         }
     }
 }

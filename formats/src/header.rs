@@ -7,8 +7,11 @@ use crate::error::FormatError;
 pub const MAGIC: [u8; 4] = *b"RRAE";
 /// Major format version this crate reads and writes.
 pub const MAJOR: u16 = 1;
-/// Newest minor format version this crate reads (and the one it writes).
-pub const MINOR: u16 = 0;
+/// Newest minor format version this crate reads. The writer stamps each
+/// file with the oldest minor that holds it
+/// ([`ModelMeta::required_minor`](crate::ModelMeta::required_minor)): `0` for
+/// dense-only models, `1` for models with convolution layers.
+pub const MINOR: u16 = 1;
 /// Size of the header in bytes; the metadata starts right after it.
 pub const HEADER_LEN: usize = 48;
 /// Alignment of the weights section and of every tensor in it, in bytes.
@@ -224,7 +227,7 @@ mod tests {
 
     #[test]
     fn rejects_newer_versions_before_crc() {
-        for (major, minor) in [(2, 0), (0, 0), (1, 1)] {
+        for (major, minor) in [(2, 0), (0, 0), (1, MINOR + 1), (1, u16::MAX)] {
             let mut b = sample().encode();
             b[4..6].copy_from_slice(&u16::to_le_bytes(major));
             b[6..8].copy_from_slice(&u16::to_le_bytes(minor));
@@ -232,6 +235,14 @@ mod tests {
                 Header::parse(&b),
                 Err(FormatError::UnsupportedVersion { major, minor })
             );
+        }
+    }
+
+    #[test]
+    fn reads_every_minor_up_to_its_own() {
+        for minor in 0..=MINOR {
+            let h = Header { minor, ..sample() };
+            assert_eq!(Header::parse(&h.encode()), Ok(h));
         }
     }
 

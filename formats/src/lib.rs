@@ -6,6 +6,12 @@
 //! section of little-endian `f32` tensors, each 16-byte aligned. The
 //! normative specification is `FORMAT.md` beside this crate's `Cargo.toml`.
 //!
+//! Layers ([`meta::Layer`]) are dense, 2-D convolutions and transposed 2-D
+//! convolutions (PyTorch semantics; images are flat row-major `C x H x W`
+//! vectors, so layers chain by flat width). Dense-only files are format 1.0;
+//! files with a convolution are 1.1, which 1.0 readers reject with a version
+//! error.
+//!
 //! [`read`] validates *everything* once — magic, version, both CRCs, every
 //! length, offset and shape, layer chaining, finiteness, zero padding — and
 //! then hands out weights as `&[f32]` borrowed from the file (which may sit in
@@ -34,8 +40,7 @@
 //! let bytes = AlignedBytes::new(&w.finish(&meta)?);
 //! let file = read(&bytes)?;
 //! assert_eq!(file.meta, meta);
-//! let Layer::Dense { weight, .. } = file.meta.encoder[0];
-//! assert_eq!(file.tensor(weight), &[0.5, 0.5]);
+//! assert_eq!(file.tensor(file.meta.encoder[0].weight()), &[0.5, 0.5]);
 //! assert_eq!(file.header.scratch, 2); // 2 buffers x rank (x, x_hat stay the caller's)
 //! # Ok(())
 //! # }

@@ -49,6 +49,15 @@ pub enum Activation {
 }
 
 /// One layer of an encoder or decoder.
+///
+/// Every layer maps a flat vector to a flat vector; [`Layer::dims`] gives the
+/// two widths, and consecutive layers chain by them. Convolution layers view
+/// their flat input and output as row-major `C x H x W` images (channel, then
+/// row, then column), so flattening an image for a [`Layer::Dense`] layer, or
+/// reshaping a dense output into an image, costs nothing and needs no layer.
+///
+/// The variant order is part of the format (postcard writes the variant
+/// index): new variants go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Layer {
     /// `y = act(W x + b)`; `weight` is `out_dim x in_dim`, row-major;
@@ -65,6 +74,240 @@ pub enum Layer {
         /// Applied after the affine map.
         activation: Activation,
     },
+    /// 2-D convolution with PyTorch's `Conv2d` semantics (cross-correlation,
+    /// zero padding on both sides, no dilation, no groups), then
+    /// `activation`. Output size per axis: `floor((n + 2p - k) / s) + 1`.
+    /// `weight` is `out_channels x in_channels x kh x kw`, row-major; one
+    /// bias per output channel. Since format 1.1.
+    Conv2d(Conv),
+    /// Transposed 2-D convolution with PyTorch's `ConvTranspose2d`
+    /// semantics (the adjoint of [`Layer::Conv2d`], plus a bias), then
+    /// `conv.activation`. Output size per axis:
+    /// `(n - 1) s - 2p + k + output_padding`. `conv.weight` is
+    /// `in_channels x out_channels x kh x kw`, row-major; one bias per output
+    /// channel. Since format 1.1.
+    ConvTranspose2d {
+        /// Geometry (of this layer's input), weights, activation.
+        conv: Conv,
+        /// Extra rows and columns `[h, w]` at the bottom and right of the
+        /// output; each smaller than the stride along its axis.
+        output_padding: [u32; 2],
+    },
+}
+
+/// Geometry and parameters shared by [`Layer::Conv2d`] and
+/// [`Layer::ConvTranspose2d`]. Pairs are `[height, width]`.
+///
+/// The input is a flat `in_channels x in_height x in_width` image; the
+/// output's spatial size follows from the geometry ([`Conv::conv2d_output`],
+/// [`Conv::transposed_output`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Conv {
+    /// Input channels `C`.
+    pub in_channels: u32,
+    /// Input height `H`.
+    pub in_height: u32,
+    /// Input width `W`.
+    pub in_width: u32,
+    /// Output channels.
+    pub out_channels: u32,
+    /// Kernel size `[kh, kw]`.
+    pub kernel: [u32; 2],
+    /// Stride `[sh, sw]`.
+    pub stride: [u32; 2],
+    /// Zero padding `[ph, pw]`, on both sides (for a transposed
+    /// convolution: the padding of its adjoint convolution, which trims the
+    /// output).
+    pub padding: [u32; 2],
+    /// `out_channels x in_channels x kh x kw` for [`Layer::Conv2d`],
+    /// `in_channels x out_channels x kh x kw` for
+    /// [`Layer::ConvTranspose2d`]; row-major either way.
+    pub weight: TensorRef,
+    /// `out_channels` values.
+    pub bias: TensorRef,
+    /// Applied after the affine map.
+    pub activation: Activation,
+}
+
+/// Why a convolution's geometry is invalid (see [`Conv::conv2d_output`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Geometry {
+    /// A channel count, size, kernel size or stride is zero.
+    Zero,
+    /// No output pixel along an axis.
+    Empty,
+    /// `output_padding >= stride`.
+    OutputPadding {
+        /// The output padding.
+        output_padding: u32,
+        /// The stride along the same axis.
+        stride: u32,
+    },
+    /// A size does not fit in 32 bits.
+    TooLarge,
+}
+
+impl From<Geometry> for crate::FormatError {
+    fn from(g: Geometry) -> Self {
+        match g {
+            Geometry::Zero => crate::FormatError::ZeroDim,
+            Geometry::Empty => crate::FormatError::ConvEmptyOutput,
+            Geometry::OutputPadding {
+                output_padding,
+                stride,
+            } => crate::FormatError::ConvOutputPadding {
+                output_padding,
+                stride,
+            },
+            Geometry::TooLarge => crate::FormatError::TooLarge,
+        }
+    }
+}
+
+/// `v` as a `u32`, or [`Geometry::TooLarge`].
+fn fit(v: u64) -> Result<u32, Geometry> {
+    u32::try_from(v).map_err(|_| Geometry::TooLarge)
+}
+
+impl Conv {
+    /// `[in_channels, in_height, in_width]`.
+    pub fn input_shape(&self) -> [u32; 3] {
+        [self.in_channels, self.in_height, self.in_width]
+    }
+
+    /// Every count, size, kernel size and stride is non-zero.
+    fn check_nonzero(&self) -> Result<(), Geometry> {
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let all = [
+            self.in_channels,
+            self.in_height,
+            self.in_width,
+            self.out_channels,
+            kh,
+            kw,
+            sh,
+            sw,
+        ];
+        if all.contains(&0) {
+            Err(Geometry::Zero)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Output `[Ho, Wo]` of a [`Layer::Conv2d`] with this geometry:
+    /// `floor((n + 2p - k) / s) + 1` per axis.
+    ///
+    /// Errors: a zero count, size, kernel or stride ([`FormatError::ZeroDim`]);
+    /// a kernel larger than the padded input ([`FormatError::ConvEmptyOutput`]);
+    /// a padded size `n + 2p` beyond `u32` ([`FormatError::TooLarge`]).
+    ///
+    /// [`FormatError::ZeroDim`]: crate::FormatError::ZeroDim
+    /// [`FormatError::ConvEmptyOutput`]: crate::FormatError::ConvEmptyOutput
+    /// [`FormatError::TooLarge`]: crate::FormatError::TooLarge
+    pub fn conv2d_output(&self) -> Result<[u32; 2], crate::FormatError> {
+        self.conv2d_geometry().map_err(Into::into)
+    }
+
+    pub(crate) fn conv2d_geometry(&self) -> Result<[u32; 2], Geometry> {
+        self.check_nonzero()?;
+        let axis = |n: u32, k: u32, s: u32, p: u32| -> Result<u32, Geometry> {
+            let padded = fit(u64::from(n) + 2 * u64::from(p))?;
+            let room = padded.checked_sub(k).ok_or(Geometry::Empty)?;
+            // `s` is non-zero (checked above); `checked_div` keeps the
+            // panic branch out of the binary (panic-check/).
+            Ok(room.checked_div(s).ok_or(Geometry::Zero)? + 1)
+        };
+        Ok([
+            axis(
+                self.in_height,
+                self.kernel[0],
+                self.stride[0],
+                self.padding[0],
+            )?,
+            axis(
+                self.in_width,
+                self.kernel[1],
+                self.stride[1],
+                self.padding[1],
+            )?,
+        ])
+    }
+
+    /// Output `[Ho, Wo]` of a [`Layer::ConvTranspose2d`] with this geometry
+    /// and `output_padding`: `(n - 1) s - 2p + k + output_padding` per axis.
+    ///
+    /// Errors: a zero count, size, kernel or stride ([`FormatError::ZeroDim`]);
+    /// `output_padding >= stride` ([`FormatError::ConvOutputPadding`]); an
+    /// output of no pixel ([`FormatError::ConvEmptyOutput`]); an untrimmed
+    /// size `(n - 1) s + k + output_padding` beyond `u32`
+    /// ([`FormatError::TooLarge`]).
+    ///
+    /// [`FormatError::ZeroDim`]: crate::FormatError::ZeroDim
+    /// [`FormatError::ConvOutputPadding`]: crate::FormatError::ConvOutputPadding
+    /// [`FormatError::ConvEmptyOutput`]: crate::FormatError::ConvEmptyOutput
+    /// [`FormatError::TooLarge`]: crate::FormatError::TooLarge
+    pub fn transposed_output(
+        &self,
+        output_padding: [u32; 2],
+    ) -> Result<[u32; 2], crate::FormatError> {
+        self.transposed_geometry(output_padding).map_err(Into::into)
+    }
+
+    pub(crate) fn transposed_geometry(
+        &self,
+        output_padding: [u32; 2],
+    ) -> Result<[u32; 2], Geometry> {
+        self.check_nonzero()?;
+        let axis = |n: u32, k: u32, s: u32, p: u32, op: u32| -> Result<u32, Geometry> {
+            if op >= s {
+                return Err(Geometry::OutputPadding {
+                    output_padding: op,
+                    stride: s,
+                });
+            }
+            let full = (u64::from(n) - 1) * u64::from(s) + u64::from(k) + u64::from(op);
+            let full = fit(full)?;
+            match full.checked_sub(p).and_then(|v| v.checked_sub(p)) {
+                Some(out) if out > 0 => Ok(out),
+                _ => Err(Geometry::Empty),
+            }
+        };
+        Ok([
+            axis(
+                self.in_height,
+                self.kernel[0],
+                self.stride[0],
+                self.padding[0],
+                output_padding[0],
+            )?,
+            axis(
+                self.in_width,
+                self.kernel[1],
+                self.stride[1],
+                self.padding[1],
+                output_padding[1],
+            )?,
+        ])
+    }
+
+    /// Elements of `weight`: `in_channels * out_channels * kh * kw`, if it
+    /// fits in a `u32`.
+    pub(crate) fn weight_len(&self) -> Result<u32, Geometry> {
+        let n = [self.out_channels, self.kernel[0], self.kernel[1]]
+            .iter()
+            .try_fold(u64::from(self.in_channels), |acc, &v| {
+                acc.checked_mul(u64::from(v))
+            })
+            .ok_or(Geometry::TooLarge)?;
+        fit(n)
+    }
+}
+
+/// `c * h * w` as a `u32`, if it fits.
+fn flat(c: u32, [h, w]: [u32; 2]) -> Result<u32, Geometry> {
+    fit(u64::from(c) * u64::from(h) * u64::from(w))
 }
 
 /// How inputs are scaled before the encoder (and outputs after the decoder).
@@ -174,6 +417,14 @@ impl ModelMeta<'_> {
             | bit(self.basis_tensor().is_some(), FLAG_BASIS_STORED)
     }
 
+    /// The oldest minor version of format 1 that can hold this model: `1`
+    /// if a layer is a convolution, else `0`. The writer stamps files with
+    /// it, so dense-only files stay readable by 1.0 readers.
+    pub fn required_minor(&self) -> u16 {
+        let conv = self.encoder.iter().chain(&self.decoder).any(Layer::is_conv);
+        u16::from(conv)
+    }
+
     /// `U_k` (`latent_dim x rank`, row-major), if the file stores it.
     pub fn basis_tensor(&self) -> Option<TensorRef> {
         match self.basis {
@@ -184,12 +435,70 @@ impl ModelMeta<'_> {
 }
 
 impl Layer {
-    /// `(in_dim, out_dim)`.
+    /// Flat `(input width, output width)`: `(in_dim, out_dim)` for a dense
+    /// layer, `(C * H * W, C' * H' * W')` for a convolution.
+    ///
+    /// For a convolution whose geometry is invalid (a file [`read`] rejects)
+    /// this is `(0, 0)`; [`Layer::checked_dims`] says why.
+    ///
+    /// [`read`]: crate::read
     pub fn dims(&self) -> (u32, u32) {
-        match *self {
+        self.geometry().unwrap_or((0, 0))
+    }
+
+    /// [`Layer::dims`], with the reason a convolution's geometry is invalid:
+    /// see [`Conv::conv2d_output`] and [`Conv::transposed_output`]; flat
+    /// widths and the weight length must fit in a `u32`
+    /// ([`FormatError::TooLarge`](crate::FormatError::TooLarge)). A dense
+    /// layer always succeeds (its zero widths are checked when chaining).
+    pub fn checked_dims(&self) -> Result<(u32, u32), crate::FormatError> {
+        self.geometry().map_err(Into::into)
+    }
+
+    pub(crate) fn geometry(&self) -> Result<(u32, u32), Geometry> {
+        let (conv, out) = match self {
             Layer::Dense {
                 in_dim, out_dim, ..
-            } => (in_dim, out_dim),
+            } => return Ok((*in_dim, *out_dim)),
+            Layer::Conv2d(conv) => (conv, conv.conv2d_geometry()?),
+            Layer::ConvTranspose2d {
+                conv,
+                output_padding,
+            } => (conv, conv.transposed_geometry(*output_padding)?),
+        };
+        conv.weight_len()?;
+        Ok((
+            flat(conv.in_channels, [conv.in_height, conv.in_width])?,
+            flat(conv.out_channels, out)?,
+        ))
+    }
+
+    /// The weight tensor (shape in each variant's documentation).
+    pub fn weight(&self) -> TensorRef {
+        match self {
+            Layer::Dense { weight, .. } => *weight,
+            Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.weight,
         }
+    }
+
+    /// The bias tensor (`out_dim`, or one value per output channel).
+    pub fn bias(&self) -> TensorRef {
+        match self {
+            Layer::Dense { bias, .. } => *bias,
+            Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.bias,
+        }
+    }
+
+    /// The activation applied after the affine map.
+    pub fn activation(&self) -> Activation {
+        match self {
+            Layer::Dense { activation, .. } => *activation,
+            Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.activation,
+        }
+    }
+
+    /// Whether this is a convolution (which needs format 1.1).
+    pub fn is_conv(&self) -> bool {
+        !matches!(self, Layer::Dense { .. })
     }
 }

@@ -89,6 +89,13 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile<'_>, FormatError> {
         section(bytes, meta_end, weights_start)?,
         HEADER_LEN + meta_bytes.len(),
     )?;
+    let required = meta.required_minor();
+    if header.minor < required {
+        return Err(FormatError::MinorVersionTooOld {
+            minor: header.minor,
+            required,
+        });
+    }
     if meta.flags() != header.flags {
         return Err(FormatError::FlagMismatch {
             header: header.flags,

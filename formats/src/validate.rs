@@ -1,5 +1,6 @@
 //! Semantic checks on decoded metadata against the weights section: shapes,
-//! layer chaining, tensor bounds, alignment, layout, finiteness, padding.
+//! layer chaining (and convolution geometry), tensor bounds, alignment,
+//! layout, finiteness, padding.
 
 use crate::error::FormatError;
 use crate::header::ALIGN;
@@ -27,19 +28,23 @@ fn for_each_tensor(
         u64::from(meta.rank),
     );
     for layer in meta.encoder.iter().chain(&meta.decoder) {
-        let Layer::Dense {
-            in_dim,
-            out_dim,
-            weight,
-            bias,
-            ..
-        } = *layer;
-        f(
-            "dense weight",
-            weight,
-            Expect::Exactly(u64::from(out_dim) * u64::from(in_dim)),
-        )?;
-        f("dense bias", bias, Expect::Exactly(u64::from(out_dim)))?;
+        let (what, weight_len, bias_len) = match *layer {
+            Layer::Dense {
+                in_dim, out_dim, ..
+            } => (
+                ["dense weight", "dense bias"],
+                u64::from(out_dim) * u64::from(in_dim),
+                out_dim,
+            ),
+            Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => (
+                ["conv weight", "conv bias"],
+                // Fits: check_structure ran first (u64::MAX never matches).
+                c.weight_len().map_or(u64::MAX, u64::from),
+                c.out_channels,
+            ),
+        };
+        f(what[0], layer.weight(), Expect::Exactly(weight_len))?;
+        f(what[1], layer.bias(), Expect::Exactly(u64::from(bias_len)))?;
     }
     if let Normalization::PerFeature { shift, scale } = meta.normalization {
         f("normalization shift", shift, Expect::Exactly(input))?;
@@ -100,20 +105,15 @@ fn check_structure(meta: &ModelMeta<'_>) -> Result<(), FormatError> {
     check_chain(&meta.decoder, code, meta.input_dim)
 }
 
-/// Layers are non-empty, widths non-zero, start at `from`, end at `to`, and
-/// chain; activation parameters are finite.
+/// Layers are non-empty, convolution geometries valid, widths non-zero,
+/// start at `from`, end at `to`, and chain; activation parameters are finite.
 fn check_chain(layers: &[Layer], from: u32, to: u32) -> Result<(), FormatError> {
     if layers.is_empty() {
         return Err(FormatError::EmptyNetwork);
     }
     let mut width = from;
     for layer in layers {
-        let Layer::Dense {
-            in_dim,
-            out_dim,
-            activation,
-            ..
-        } = *layer;
+        let (in_dim, out_dim) = layer.checked_dims()?;
         if in_dim != width {
             return Err(FormatError::LayerChain {
                 expected: width,
@@ -123,7 +123,7 @@ fn check_chain(layers: &[Layer], from: u32, to: u32) -> Result<(), FormatError> 
         if out_dim == 0 {
             return Err(FormatError::ZeroDim);
         }
-        let param = match activation {
+        let param = match layer.activation() {
             Activation::LeakyRelu { slope } => slope,
             Activation::Elu { alpha } => alpha,
             _ => 0.0,

@@ -4,7 +4,7 @@ use std::vec::Vec;
 
 use crate::aligned::AlignedBytes;
 use crate::error::FormatError;
-use crate::header::{crc32, Header, ALIGN, HEADER_LEN, MAJOR, MINOR};
+use crate::header::{crc32, Header, ALIGN, HEADER_LEN, MAJOR};
 use crate::meta::{ModelMeta, TensorRef};
 use crate::reader::read;
 use crate::scratch::scratch_floats;
@@ -53,7 +53,8 @@ impl ModelWriter {
     }
 
     /// Encodes `meta`, lays out header, metadata and weights, fills in the
-    /// scratch size and both CRCs, then re-reads the result with [`read`] so
+    /// version (1.0 for dense-only models, 1.1 with convolution layers: see
+    /// [`ModelMeta::required_minor`]), the scratch size and both CRCs, then re-reads the result with [`read`] so
     /// that an invalid model is rejected here rather than on the device.
     pub fn finish(mut self, meta: &ModelMeta<'_>) -> Result<Vec<u8>, FormatError> {
         pad_to_align(&mut self.weights);
@@ -66,7 +67,7 @@ impl ModelWriter {
         out[weights_offset..].copy_from_slice(&self.weights);
         let header = Header {
             major: MAJOR,
-            minor: MINOR,
+            minor: meta.required_minor(),
             flags: meta.flags(),
             meta_offset: HEADER_LEN as u32,
             meta_len: to_u32(meta_bytes.len())?,

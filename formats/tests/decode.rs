@@ -4,8 +4,8 @@
 #![cfg(feature = "std")]
 
 use proptest::prelude::*;
-use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization, TensorRef};
-use rrae_format::testing::{random_model, tiny_model};
+use rrae_format::meta::{Activation, Basis, Conv, Layer, ModelMeta, Normalization, TensorRef};
+use rrae_format::testing::{random_conv_model, random_model, tiny_cnn_model, tiny_model};
 
 fn same(bytes: &[u8]) {
     // Debug strings: NaN parameters compare equal.
@@ -26,8 +26,13 @@ fn build_encodings() -> Vec<Vec<u8>> {
         let (meta, _) = random_model(seed);
         out.push(postcard::to_stdvec(&meta).unwrap());
     }
-    let (meta, _) = tiny_model();
-    out.push(postcard::to_stdvec(&meta).unwrap());
+    for seed in 0..16 {
+        let (meta, _) = random_conv_model(seed);
+        out.push(postcard::to_stdvec(&meta).unwrap());
+    }
+    for (meta, _) in [tiny_model(), tiny_cnn_model()] {
+        out.push(postcard::to_stdvec(&meta).unwrap());
+    }
     let t = |offset, len| TensorRef { offset, len };
     let acts = [
         Activation::Identity,
@@ -49,6 +54,37 @@ fn build_encodings() -> Vec<Vec<u8>> {
             activation,
         })
         .collect();
+    // Convolutions with extreme fields (varints of every length), every
+    // activation, both kinds.
+    let convs: heapless::Vec<Layer, 16> = acts
+        .iter()
+        .enumerate()
+        .map(|(i, &activation)| {
+            let i32_ = i as u32;
+            let conv = Conv {
+                in_channels: u32::MAX - i32_,
+                in_height: 1 << (4 * i),
+                in_width: 127 + i32_,
+                out_channels: 128 << i,
+                kernel: [i32_, u32::MAX],
+                stride: [1 << 31, i32_ * 1000],
+                padding: [16383, 16384],
+                weight: t(16 * i32_, 300),
+                bias: t(u32::MAX, 0),
+                activation,
+            };
+            if i % 2 == 0 {
+                Layer::Conv2d(conv)
+            } else {
+                Layer::ConvTranspose2d {
+                    conv,
+                    output_padding: [u32::MAX >> i, i32_],
+                }
+            }
+        })
+        .collect();
+    let mut mixed = layers.clone();
+    mixed.extend(convs.iter().copied().take(16 - layers.len()));
     for (normalization, basis) in [
         (Normalization::None, Basis::Folded { stored: None }),
         (
@@ -80,6 +116,12 @@ fn build_encodings() -> Vec<Vec<u8>> {
             sampler: None,
             params: None,
             singular_values: Some(t(1, 2)),
+        };
+        out.push(postcard::to_stdvec(&meta).unwrap());
+        let meta = ModelMeta {
+            encoder: convs.clone(),
+            decoder: mixed.clone(),
+            ..meta
         };
         out.push(postcard::to_stdvec(&meta).unwrap());
     }
@@ -140,6 +182,22 @@ fn edge_cases_decode_identically() {
     same(&many);
     many.truncate(many.len() - 1);
     same(&many);
+    // The same with convolutions (variants 1 and 2), and unknown variants.
+    let conv = [0u8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    for variant in [1u8, 2, 3, 0x7f] {
+        let mut many = vec![0, 1, 1, 1, 0, 17];
+        for _ in 0..17 {
+            many.push(variant);
+            many.extend_from_slice(&conv[1..]);
+            if variant == 2 {
+                many.extend_from_slice(&[0, 0]);
+            }
+        }
+        same(&many);
+        many.truncate(many.len() - 1);
+        same(&many);
+        same(&many[..many.len() / 2]);
+    }
 }
 
 proptest! {
@@ -152,7 +210,7 @@ proptest! {
 
     #[test]
     fn mutated_encodings_decode_identically(
-        which in 0usize..36,
+        which in 0usize..64,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
     ) {
         let all = encodings();

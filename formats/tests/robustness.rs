@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use rrae_format::header::{crc32, HEADER_LEN};
-use rrae_format::testing::{random_model, tiny_model};
+use rrae_format::testing::{random_conv_model, random_model, tiny_cnn_model, tiny_model};
 use rrae_format::{read, AlignedBytes, FormatError, Header};
 
 /// Reads an aligned copy of `bytes`.
@@ -21,13 +21,19 @@ fn fix_crcs(bytes: &mut [u8]) {
 }
 
 #[test]
-fn every_bit_flip_of_the_tiny_model_is_rejected() {
-    let (_, bytes) = tiny_model();
-    for bit in 0..bytes.len() * 8 {
-        let mut bad = bytes.clone();
-        bad[bit / 8] ^= 1 << (bit % 8);
-        assert!(read_copy(&bad).is_err(), "bit {bit} accepted");
+fn every_bit_flip_of_the_tiny_models_is_rejected() {
+    for (_, bytes) in [tiny_model(), tiny_cnn_model()] {
+        for bit in 0..bytes.len() * 8 {
+            let mut bad = bytes.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(read_copy(&bad).is_err(), "bit {bit} accepted");
+        }
     }
+}
+
+/// Both random generators: dense models and convolutional ones.
+fn random_models(seed: u64) -> [Vec<u8>; 2] {
+    [random_model(seed).1, random_conv_model(seed).1]
 }
 
 #[test]
@@ -55,22 +61,25 @@ proptest! {
 
     #[test]
     fn write_read_round_trips(seed in any::<u64>()) {
-        let (meta, bytes) = random_model(seed);
-        let buf = AlignedBytes::new(&bytes);
-        let file = read(&buf).unwrap();
-        prop_assert_eq!(&file.meta, &meta);
-        prop_assert_eq!(file.header.encode(), Header::parse(&bytes).unwrap().encode());
-        prop_assert_eq!(&file.header.encode()[..], &bytes[..HEADER_LEN]);
+        for (meta, bytes) in [random_model(seed), random_conv_model(seed)] {
+            let buf = AlignedBytes::new(&bytes);
+            let file = read(&buf).unwrap();
+            prop_assert_eq!(&file.meta, &meta);
+            prop_assert_eq!(file.header.encode(), Header::parse(&bytes).unwrap().encode());
+            prop_assert_eq!(&file.header.encode()[..], &bytes[..HEADER_LEN]);
+            prop_assert_eq!(file.header.minor, meta.required_minor());
+        }
     }
 
     #[test]
     fn every_truncation_is_rejected(seed in any::<u64>()) {
-        let (_, bytes) = random_model(seed);
-        for len in 0..bytes.len() {
-            prop_assert!(read_copy(&bytes[..len]).is_err(), "length {} accepted", len);
+        for bytes in random_models(seed) {
+            for len in 0..bytes.len() {
+                prop_assert!(read_copy(&bytes[..len]).is_err(), "length {} accepted", len);
+            }
+            let longer = [&bytes[..], &[0u8]].concat();
+            prop_assert!(read_copy(&longer).is_err());
         }
-        let longer = [&bytes[..], &[0u8]].concat();
-        prop_assert!(read_copy(&longer).is_err());
     }
 
     #[test]
@@ -79,15 +88,16 @@ proptest! {
         at in any::<prop::sample::Index>(),
         patch in prop::collection::vec(any::<u8>(), 1..8),
     ) {
-        let (_, bytes) = random_model(seed);
-        let mut bad = bytes.clone();
-        let start = at.index(bytes.len());
-        for (dst, src) in bad[start..].iter_mut().zip(&patch) {
-            *dst = *src;
-        }
-        match read_copy(&bad) {
-            Ok(()) => prop_assert_eq!(&bad, &bytes),
-            Err(_) => prop_assert_ne!(&bad, &bytes),
+        for bytes in random_models(seed) {
+            let mut bad = bytes.clone();
+            let start = at.index(bytes.len());
+            for (dst, src) in bad[start..].iter_mut().zip(&patch) {
+                *dst = *src;
+            }
+            match read_copy(&bad) {
+                Ok(()) => prop_assert_eq!(&bad, &bytes),
+                Err(_) => prop_assert_ne!(&bad, &bytes),
+            }
         }
     }
 
@@ -99,17 +109,21 @@ proptest! {
         at in any::<prop::sample::Index>(),
         patch in prop::collection::vec(any::<u8>(), 1..4),
     ) {
-        let (_, bytes) = random_model(seed);
-        let mut bad = bytes.clone();
-        let start = HEADER_LEN + at.index(bytes.len() - HEADER_LEN);
-        for (dst, src) in bad[start..].iter_mut().zip(&patch) {
-            *dst = *src;
-        }
-        fix_crcs(&mut bad);
-        let buf = AlignedBytes::new(&bad);
-        if let Ok(file) = read(&buf) {
-            let (i, _) = file.meta.encoder[0].dims();
-            prop_assert_eq!(i, file.meta.input_dim);
+        for bytes in random_models(seed) {
+            let mut bad = bytes.clone();
+            let start = HEADER_LEN + at.index(bytes.len() - HEADER_LEN);
+            for (dst, src) in bad[start..].iter_mut().zip(&patch) {
+                *dst = *src;
+            }
+            fix_crcs(&mut bad);
+            let buf = AlignedBytes::new(&bad);
+            if let Ok(file) = read(&buf) {
+                let (i, _) = file.meta.encoder[0].dims();
+                prop_assert_eq!(i, file.meta.input_dim);
+                for layer in file.meta.encoder.iter().chain(&file.meta.decoder) {
+                    prop_assert_eq!(layer.checked_dims().map(|_| ()), Ok(()));
+                }
+            }
         }
     }
 }

@@ -61,9 +61,10 @@ pub fn check_read(bytes: &[u8]) {
         assert_eq!(file.tensor(u).len(), u.len as usize);
     }
     for layer in file.meta.encoder.iter().chain(&file.meta.decoder) {
-        let rrae_format::meta::Layer::Dense { weight, bias, .. } = *layer;
+        let (weight, bias) = (layer.weight(), layer.bias());
         assert_eq!(file.tensor(weight).len(), weight.len as usize);
         assert_eq!(file.tensor(bias).len(), bias.len as usize);
+        assert!(layer.checked_dims().is_ok());
     }
     let shifted = AlignedBytes::new(&[&[0u8][..], bytes].concat());
     assert_eq!(read(&shifted[1..]).err(), Some(FormatError::Misaligned));

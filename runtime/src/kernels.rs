@@ -1,9 +1,10 @@
 //! Numerical kernels on plain slices: dot product, matrix-vector products,
-//! activations. Safe code only; written so that the compiler can drop bounds
-//! checks and vectorize (fixed-size chunks, zipped iterators, eight
-//! independent partial sums).
+//! direct 2-D convolutions, activations. Safe code only; written so that the
+//! compiler can drop bounds checks and vectorize (fixed-size chunks, zipped
+//! iterators, eight independent partial sums) and so that no panic is
+//! reachable (`get`, `chunks_exact` of non-zero sizes, iterators).
 
-use rrae_format::meta::Activation;
+use rrae_format::meta::{Activation, Conv};
 
 /// Independent accumulators in [`dot`]; breaks the add dependency chain.
 const LANES: usize = 8;
@@ -57,6 +58,193 @@ pub(crate) fn dense(w: &[f32], cols: usize, b: &[f32], x: &[f32], y: &mut [f32],
     activate(act, y);
 }
 
+/// The geometry of one convolution layer (either kind) in `usize`, from
+/// validated fields: channels and sizes of the layer's input and output,
+/// kernel, stride, padding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvShape {
+    /// Input channels of the layer.
+    ci: usize,
+    /// Output channels of the layer.
+    co: usize,
+    /// Input height and width of the layer.
+    ih: usize,
+    iw: usize,
+    /// Output height and width of the layer.
+    oh: usize,
+    ow: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    ph: usize,
+    pw: usize,
+}
+
+impl ConvShape {
+    /// The layer `conv` with output size `[oh, ow]` (from the format's
+    /// geometry functions; the fields are validated, so every product of
+    /// them used below fits in 32 bits).
+    pub(crate) fn new(conv: &Conv, [oh, ow]: [u32; 2]) -> Self {
+        let u = |v: u32| v as usize;
+        ConvShape {
+            ci: u(conv.in_channels),
+            co: u(conv.out_channels),
+            ih: u(conv.in_height),
+            iw: u(conv.in_width),
+            oh: u(oh),
+            ow: u(ow),
+            kh: u(conv.kernel[0]),
+            kw: u(conv.kernel[1]),
+            sh: u(conv.stride[0]),
+            sw: u(conv.stride[1]),
+            ph: u(conv.padding[0]),
+            pw: u(conv.padding[1]),
+        }
+    }
+}
+
+/// Along one axis, the indices `i < n_idx` for which `j = i s + k - p` is a
+/// valid index `j < n_str`: returns `(first i, count, first j)`; consecutive
+/// `i` step `j` by `s`. For a convolution, `i` is the output position and `j`
+/// the input position read through kernel tap `k`; for a transposed
+/// convolution, `i` is the input and `j` the output written.
+///
+/// For validated geometry nothing here overflows: `n_str + p` is at most the
+/// padded (convolution) or untrimmed (transposed) size, which fits in `u32`.
+fn span(n_idx: usize, n_str: usize, k: usize, s: usize, p: usize) -> (usize, usize, usize) {
+    let s = s.max(1);
+    // i s + k >= p
+    let lo = p.saturating_sub(k).div_ceil(s);
+    // i s + k - p <= n_str - 1, i.e. i s <= n_str + p - k - 1
+    let hi = match (n_str + p).checked_sub(k) {
+        Some(room) if room > 0 => ((room - 1) / s + 1).min(n_idx),
+        _ => 0,
+    };
+    if lo >= hi {
+        return (0, 0, 0);
+    }
+    (lo, hi - lo, lo * s + k - p)
+}
+
+/// `out[t] += w * src[t * step]` for `t < n` (as far as both slices reach).
+#[inline(always)]
+fn axpy_strided_src(w: f32, src: &[f32], step: usize, out: &mut [f32], n: usize) {
+    let out = out.iter_mut().take(n);
+    if step == 1 {
+        out.zip(src).for_each(|(o, x)| *o += w * x);
+    } else {
+        out.zip(src.iter().step_by(step.max(1)))
+            .for_each(|(o, x)| *o += w * x);
+    }
+}
+
+/// `out[t * step] += w * src[t]` for `t < n` (as far as both slices reach).
+#[inline(always)]
+fn axpy_strided_dst(w: f32, src: &[f32], out: &mut [f32], step: usize, n: usize) {
+    let src = src.iter().take(n);
+    if step == 1 {
+        out.iter_mut().zip(src).for_each(|(o, x)| *o += w * x);
+    } else {
+        out.iter_mut()
+            .step_by(step.max(1))
+            .zip(src)
+            .for_each(|(o, x)| *o += w * x);
+    }
+}
+
+/// The `i`-th run of `n` elements of `s` (empty if out of range).
+///
+/// Used instead of zipping `chunks_exact` iterators: `Zip` of two of them is
+/// not always inlined at opt-level "s", and its out-of-line `size_hint`
+/// divides by the chunk size, a panic branch panic-check/ rejects.
+fn chunk(s: &[f32], i: usize, n: usize) -> &[f32] {
+    s.get(i * n..(i + 1) * n).unwrap_or_default()
+}
+
+/// Mutable [`chunk`].
+fn chunk_mut(s: &mut [f32], i: usize, n: usize) -> &mut [f32] {
+    s.get_mut(i * n..(i + 1) * n).unwrap_or_default()
+}
+
+/// `y = act(conv2d(x) + b)`: PyTorch's `Conv2d` (zero padding, no dilation,
+/// no groups) evaluated directly, without an im2col matrix. `x` is
+/// `ci x ih x iw`, `y` is `co x oh x ow`, `w` is `co x ci x kh x kw`, all
+/// row-major.
+///
+/// For each output channel, input channel and kernel tap, every output row
+/// that tap reaches gets `w * (input row, read with the stride)` added over
+/// the contiguous run of output columns whose window covers the tap (the
+/// bounds are computed once per tap, not per pixel).
+pub(crate) fn conv2d(
+    g: &ConvShape,
+    w: &[f32],
+    b: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    act: Activation,
+) {
+    let (in_plane, out_plane, taps) = (g.ih * g.iw, g.oh * g.ow, g.kh * g.kw);
+    for (o, bo) in b.iter().enumerate().take(g.co) {
+        let yo = chunk_mut(y, o, out_plane);
+        yo.fill(*bo);
+        let wo = chunk(w, o, g.ci * taps);
+        for c in 0..g.ci {
+            let (xc, wc) = (chunk(x, c, in_plane), chunk(wo, c, taps));
+            for ky in 0..g.kh {
+                let (oy0, ny, iy0) = span(g.oh, g.ih, ky, g.sh, g.ph);
+                for (kx, &wv) in chunk(wc, ky, g.kw).iter().enumerate() {
+                    let (ox0, nx, ix0) = span(g.ow, g.iw, kx, g.sw, g.pw);
+                    for r in 0..ny {
+                        let (oy, iy) = (oy0 + r, iy0 + r * g.sh);
+                        let out = yo.get_mut(oy * g.ow + ox0..).unwrap_or_default();
+                        let src = xc.get(iy * g.iw + ix0..).unwrap_or_default();
+                        axpy_strided_src(wv, src, g.sw, out, nx);
+                    }
+                }
+            }
+        }
+    }
+    activate(act, y);
+}
+
+/// `y = act(conv_transpose2d(x) + b)`: PyTorch's `ConvTranspose2d` (the
+/// adjoint of [`conv2d`] with the same weights, plus a bias), evaluated
+/// directly by scattering each input row into the output rows it reaches.
+/// `x` is `ci x ih x iw`, `y` is `co x oh x ow`, `w` is `ci x co x kh x kw`.
+pub(crate) fn conv_transpose2d(
+    g: &ConvShape,
+    w: &[f32],
+    b: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    act: Activation,
+) {
+    let (in_plane, out_plane, taps) = (g.ih * g.iw, g.oh * g.ow, g.kh * g.kw);
+    for (o, bo) in b.iter().enumerate().take(g.co) {
+        chunk_mut(y, o, out_plane).fill(*bo);
+    }
+    for c in 0..g.ci {
+        let (xc, wc) = (chunk(x, c, in_plane), chunk(w, c, g.co * taps));
+        for o in 0..g.co {
+            let (yo, wo) = (chunk_mut(y, o, out_plane), chunk(wc, o, taps));
+            for ky in 0..g.kh {
+                let (iy0, ny, oy0) = span(g.ih, g.oh, ky, g.sh, g.ph);
+                for (kx, &wv) in chunk(wo, ky, g.kw).iter().enumerate() {
+                    let (ix0, nx, ox0) = span(g.iw, g.ow, kx, g.sw, g.pw);
+                    for r in 0..ny {
+                        let (iy, oy) = (iy0 + r, oy0 + r * g.sh);
+                        let src = xc.get(iy * g.iw + ix0..).unwrap_or_default();
+                        let out = yo.get_mut(oy * g.ow + ox0..).unwrap_or_default();
+                        axpy_strided_dst(wv, src, out, g.sw, nx);
+                    }
+                }
+            }
+        }
+    }
+    activate(act, y);
+}
+
 /// Applies `act` element-wise in place (one `match`, then a tight loop).
 pub(crate) fn activate(act: Activation, y: &mut [f32]) {
     match act {
@@ -82,7 +270,8 @@ fn map(y: &mut [f32], f: impl Fn(f32) -> f32) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use rrae_format::testing::activate_f64;
+    use rrae_format::meta::{Layer, TensorRef};
+    use rrae_format::testing::{activate_f64, layer_f64};
     use std::vec::Vec;
 
     fn activation() -> impl Strategy<Value = Activation> {
@@ -143,6 +332,176 @@ mod tests {
                 let col: Vec<f32> = (0..rows).map(|r| w[r * cols + c]).collect();
                 let (s, mag) = ref_dot(&col, &y0);
                 prop_assert!((f64::from(*yc) - s).abs() <= 1e-6 * (1.0 + mag) * 4.0);
+            }
+        }
+    }
+
+    /// A random convolution layer (either kind) of small geometry with its
+    /// weights, bias and input, or `None` if the geometry leaves no output.
+    /// A layer with its weights, bias and input.
+    type ConvCase = (Layer, Vec<f32>, Vec<f32>, Vec<f32>);
+
+    fn conv_problem() -> impl Strategy<Value = Option<ConvCase>> {
+        let pair = |lo: u32, hi: u32| (lo..=hi, lo..=hi).prop_map(|(a, b)| [a, b]);
+        (
+            (1u32..=3, 1u32..=3, pair(1, 9)),
+            (pair(1, 4), pair(1, 3), pair(0, 4), pair(0, 2)),
+            any::<bool>(),
+            activation(),
+        )
+            .prop_flat_map(
+                |((ci, co, [h, w]), (kernel, stride, padding, op), transposed, act)| {
+                    let conv = Conv {
+                        in_channels: ci,
+                        in_height: h,
+                        in_width: w,
+                        out_channels: co,
+                        kernel,
+                        stride,
+                        padding,
+                        weight: TensorRef { offset: 0, len: 0 },
+                        bias: TensorRef { offset: 0, len: 0 },
+                        activation: act,
+                    };
+                    let output_padding = [op[0] % stride[0], op[1] % stride[1]];
+                    let layer = if transposed {
+                        Layer::ConvTranspose2d {
+                            conv,
+                            output_padding,
+                        }
+                    } else {
+                        Layer::Conv2d(conv)
+                    };
+                    let dims = layer.checked_dims().ok();
+                    let v = |n: u32| prop::collection::vec(-2.0f32..2.0, n as usize);
+                    let (n_in, n_out) = dims.unwrap_or((0, 0));
+                    (
+                        Just(dims.map(|_| layer)),
+                        v(ci * co * kernel[0] * kernel[1]),
+                        v(co),
+                        v(n_in),
+                        Just(n_out),
+                    )
+                        .prop_map(|(layer, w, b, x, _)| layer.map(|l| (l, w, b, x)))
+                },
+            )
+    }
+
+    /// Runs `layer` with the runtime kernels into a NaN-filled output.
+    fn run_conv(layer: &Layer, w: &[f32], b: &[f32], x: &[f32]) -> Vec<f32> {
+        let mut y = std::vec![f32::NAN; layer.dims().1 as usize];
+        match *layer {
+            Layer::Conv2d(c) => {
+                let g = ConvShape::new(&c, c.conv2d_output().unwrap());
+                conv2d(&g, w, b, x, &mut y, c.activation);
+            }
+            Layer::ConvTranspose2d {
+                conv: c,
+                output_padding,
+            } => {
+                let g = ConvShape::new(&c, c.transposed_output(output_padding).unwrap());
+                conv_transpose2d(&g, w, b, x, &mut y, c.activation);
+            }
+            Layer::Dense { .. } => unreachable!(),
+        }
+        y
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// Both convolution kernels against the f64 reference (a direct
+        /// per-pixel definition; the transposed one a gather, not a
+        /// scatter): relative error at most 1e-5.
+        #[test]
+        fn convolutions_match_reference(problem in conv_problem()) {
+            let Some((layer, w, b, x)) = problem else { return Ok(()) };
+            let y = run_conv(&layer, &w, &b, &x);
+            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            // Pre-activation magnitudes bound the rounding error.
+            let mut plain = layer;
+            match &mut plain {
+                Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.activation = Activation::Identity,
+                Layer::Dense { .. } => unreachable!(),
+            }
+            let absw: Vec<f32> = w.iter().map(|v| v.abs()).collect();
+            let absb: Vec<f32> = b.iter().map(|v| v.abs()).collect();
+            let absx: Vec<f64> = x64.iter().map(|v| v.abs()).collect();
+            let mag = layer_f64(&plain, &absw, &absb, &absx);
+            let expected = layer_f64(&layer, &w, &b, &x64);
+            prop_assert_eq!(y.len(), expected.len());
+            for (i, ((got, want), m)) in y.iter().zip(&expected).zip(&mag).enumerate() {
+                let err = (f64::from(*got) - want).abs();
+                prop_assert!(err <= 1e-5 * (want.abs().max(1.0)) || err <= 1e-6 * m,
+                    "{layer:?} pixel {i}: {got} vs {want}");
+            }
+        }
+    }
+
+    /// `<conv(x), y> = <x, conv_transpose(y)>`: the two runtime kernels are
+    /// adjoint, as the trainer's layers are.
+    #[test]
+    fn runtime_convolutions_are_adjoint() {
+        let g = Conv {
+            in_channels: 2,
+            in_height: 7,
+            in_width: 6,
+            out_channels: 3,
+            kernel: [3, 2],
+            stride: [2, 3],
+            padding: [1, 1],
+            weight: TensorRef { offset: 0, len: 0 },
+            bias: TensorRef { offset: 0, len: 0 },
+            activation: Activation::Identity,
+        };
+        let fwd = Layer::Conv2d(g);
+        let [ho, wo] = g.conv2d_output().unwrap();
+        assert_eq!([ho, wo], [4, 3]);
+        let back = Layer::ConvTranspose2d {
+            conv: Conv {
+                in_channels: 3,
+                in_height: ho,
+                in_width: wo,
+                out_channels: 2,
+                ..g
+            },
+            output_padding: [0, 0],
+        };
+        assert_eq!(back.dims(), (36, 84));
+        let f = |n: usize, k: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * k).sin()).collect() };
+        let w = f(36, 1.3);
+        let (x, yv) = (f(84, 0.7), f(36, 2.1));
+        let cx = run_conv(&fwd, &w, &[0.0; 3], &x);
+        let ty = run_conv(&back, &w, &[0.0; 2], &yv);
+        let dot = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum::<f64>()
+        };
+        let (l, r) = (dot(&cx, &yv), dot(&x, &ty));
+        assert!((l - r).abs() < 1e-4, "{l} vs {r}");
+    }
+
+    #[test]
+    fn span_covers_exactly_the_valid_taps() {
+        for n_idx in 1usize..6 {
+            for n_str in 1usize..6 {
+                for k in 0usize..4 {
+                    for s in 1usize..4 {
+                        for p in 0usize..5 {
+                            let valid: Vec<usize> = (0..n_idx)
+                                .filter(|i| (i * s + k).checked_sub(p).is_some_and(|j| j < n_str))
+                                .collect();
+                            let (lo, n, j0) = span(n_idx, n_str, k, s, p);
+                            let got: Vec<usize> = (lo..lo + n).collect();
+                            assert_eq!(got, valid, "{n_idx} {n_str} {k} {s} {p}");
+                            if n > 0 {
+                                assert_eq!(j0, lo * s + k - p);
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -7,6 +7,14 @@
 //! them back, and [`sample`](Model::sample) / [`interpolate`](Model::interpolate)
 //! generate new coefficients.
 //!
+//! Layers: dense, 2-D convolution and transposed 2-D convolution (PyTorch
+//! semantics, samples as flat row-major `C x H x W` images; see the format's
+//! `FORMAT.md`). Convolutions are evaluated directly, one kernel tap at a
+//! time over contiguous output runs, without an im2col matrix: they read one
+//! scratch buffer and write the other like dense layers, so
+//! [`Model::scratch_len`] stays `2 x` the widest vector. Every kernel is
+//! checked against the `f64` references of `rrae_format::testing`.
+//!
 //! ```
 //! use rrae_format::meta::*;
 //! use rrae_format::{heapless, AlignedBytes, ModelWriter};

@@ -7,7 +7,7 @@ use rrae_format::meta::{Basis, Layer, ModelMeta, Normalization};
 use rrae_format::{read, ModelFile};
 
 use crate::error::Error;
-use crate::kernels::{dense, matvec, matvec_t};
+use crate::kernels::{conv2d, conv_transpose2d, dense, matvec, matvec_t, ConvShape};
 
 /// A model read from a `.rrae` file, borrowing its weights in place.
 ///
@@ -257,19 +257,33 @@ impl<'a> Model<'a> {
         self.denormalize(x_hat);
     }
 
-    /// One Dense layer from `src` into the head of `dst`; returns its width.
+    /// One layer from `src` into the head of `dst`; returns its width.
     fn layer(&self, layer: &Layer, src: &[f32], dst: &mut [f32]) -> usize {
-        let Layer::Dense {
-            in_dim,
-            out_dim,
-            weight,
-            bias,
-            activation,
-        } = *layer;
-        let (w, b) = (self.file.tensor(weight), self.file.tensor(bias));
-        let out = head_mut(dst, out_dim as usize);
-        dense(w, in_dim as usize, b, src, out, activation);
-        out_dim as usize
+        let (w, b) = (
+            self.file.tensor(layer.weight()),
+            self.file.tensor(layer.bias()),
+        );
+        let out_dim = layer.dims().1 as usize;
+        let out = head_mut(dst, out_dim);
+        match *layer {
+            Layer::Dense {
+                in_dim, activation, ..
+            } => dense(w, in_dim as usize, b, src, out, activation),
+            // The geometry is valid (checked by `read`), so `unwrap_or`
+            // never takes its default.
+            Layer::Conv2d(c) => {
+                let g = ConvShape::new(&c, c.conv2d_output().unwrap_or([0, 0]));
+                conv2d(&g, w, b, src, out, c.activation);
+            }
+            Layer::ConvTranspose2d {
+                conv: c,
+                output_padding,
+            } => {
+                let hw = c.transposed_output(output_padding).unwrap_or([0, 0]);
+                conv_transpose2d(&ConvShape::new(&c, hw), w, b, src, out, c.activation);
+            }
+        }
+        out_dim
     }
 
     /// Runs `layers` on `src[..len]`, ping-ponging with `dst`.

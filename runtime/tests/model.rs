@@ -4,8 +4,10 @@
 use proptest::prelude::*;
 use rrae_format::heapless;
 use rrae_format::meta::*;
-use rrae_format::testing::{activate_f64, dense, random_model, tiny_model};
-use rrae_format::{read, AlignedBytes, FormatError, ModelFile, ModelWriter};
+use rrae_format::testing::{
+    dense, random_conv_model, random_model, reference_f64, tiny_cnn_model, tiny_model,
+};
+use rrae_format::{read, AlignedBytes, FormatError, ModelWriter};
 use rrae_runtime::{Error, Model};
 
 fn layers(l: &[Layer]) -> heapless::Vec<Layer, MAX_LAYERS> {
@@ -153,83 +155,6 @@ fn folded_and_separate(seed: u64) -> (AlignedBytes, AlignedBytes) {
     (AlignedBytes::new(&folded), AlignedBytes::new(&separate))
 }
 
-/// Straightforward f64 evaluation of a model (no scratch, no ping-pong):
-/// `(alpha, x_hat from the first k coefficients)`.
-fn reference(f: &ModelFile<'_>, x: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
-    let m = &f.meta;
-    let t = |r: TensorRef| {
-        f.tensor(r)
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect::<Vec<f64>>()
-    };
-    let (shift, scale): (Vec<f64>, Vec<f64>) = match m.normalization {
-        Normalization::None => (vec![0.0; x.len()], vec![1.0; x.len()]),
-        Normalization::Global { shift, scale } => (
-            vec![f64::from(shift); x.len()],
-            vec![f64::from(scale); x.len()],
-        ),
-        Normalization::PerFeature { shift, scale } => (t(shift), t(scale)),
-    };
-    let run = |layers: &[Layer], mut v: Vec<f64>| {
-        for &Layer::Dense {
-            in_dim,
-            weight,
-            bias,
-            activation,
-            ..
-        } in layers
-        {
-            let (w, b) = (t(weight), t(bias));
-            v = w
-                .chunks(in_dim as usize)
-                .zip(&b)
-                .map(|(row, bi)| {
-                    activate_f64(
-                        activation,
-                        row.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() + bi,
-                    )
-                })
-                .collect();
-        }
-        v
-    };
-    let xn = x
-        .iter()
-        .zip(&shift)
-        .zip(&scale)
-        .map(|((&v, sh), sc)| (f64::from(v) - sh) / sc)
-        .collect();
-    let y = run(&m.encoder, xn);
-    let rank = m.rank as usize;
-    let alpha: Vec<f64> = match m.basis {
-        Basis::Folded { .. } => y,
-        Basis::Separate { u } => {
-            let u = t(u);
-            (0..rank)
-                .map(|j| u.chunks(rank).zip(&y).map(|(row, yi)| row[j] * yi).sum())
-                .collect()
-        }
-    };
-    let mut head = alpha.clone();
-    head[k..].fill(0.0);
-    let code = match m.basis {
-        Basis::Folded { .. } => head,
-        Basis::Separate { u } => t(u)
-            .chunks(rank)
-            .map(|row| row.iter().zip(&head).map(|(a, b)| a * b).sum())
-            .collect(),
-    };
-    let out = run(&m.decoder, code);
-    let x_hat = out
-        .iter()
-        .zip(&shift)
-        .zip(&scale)
-        .map(|((v, sh), sc)| (v * sc + sh) as f32)
-        .collect();
-    (alpha.iter().map(|&v| v as f32).collect(), x_hat)
-}
-
 /// Encoder `input -> rank` and decoder `rank -> input`, one Dense layer each:
 /// without normalization the scratch is two rank-wide buffers (x and x_hat
 /// stay in the caller's slices); with one it holds the normalized x too.
@@ -281,14 +206,14 @@ fn one_layer_networks_need_only_rank_wide_scratch() {
         let mut scratch = vec![f32::NAN; model.scratch_len()];
         let (mut alpha, mut x_hat) = ([0.0; 2], [0.0; 6]);
         model.encode(&x, &mut alpha, &mut scratch).unwrap();
-        let (ra, rx) = reference(&file, &x, 2);
+        let (ra, rx) = reference_f64(&file, &x, 2);
         assert!(close(&alpha, &ra, 1e-5), "{alpha:?} vs {ra:?}");
         model.decode(&alpha, &mut x_hat, &mut scratch).unwrap();
         assert!(close(&x_hat, &rx, 1e-5), "{x_hat:?} vs {rx:?}");
         model.reconstruct(&x, &mut x_hat, &mut scratch).unwrap();
         assert!(close(&x_hat, &rx, 1e-5), "{x_hat:?} vs {rx:?}");
         model.decode(&alpha[..1], &mut x_hat, &mut scratch).unwrap();
-        let (_, r1) = reference(&file, &x, 1);
+        let (_, r1) = reference_f64(&file, &x, 1);
         assert!(close(&x_hat, &r1, 1e-5), "{x_hat:?} vs {r1:?}");
     }
 }
@@ -358,12 +283,12 @@ proptest! {
         let mut scratch = vec![f32::NAN; m.scratch_len()];
         let (mut alpha, mut x_hat) = (vec![0.0; m.rank()], vec![0.0; m.input_dim()]);
         let k = 1 + seed as usize % m.rank();
-        let (ra, rx) = reference(&file, x, m.rank());
+        let (ra, rx) = reference_f64(&file, x, m.rank());
         m.encode(x, &mut alpha, &mut scratch).unwrap();
         prop_assert!(close(&alpha, &ra, 1e-4), "{:?} vs {:?}", alpha, ra);
         m.reconstruct(x, &mut x_hat, &mut scratch).unwrap();
         prop_assert!(close(&x_hat, &rx, 1e-4), "{:?} vs {:?}", x_hat, rx);
-        let (_, rk) = reference(&file, x, k);
+        let (_, rk) = reference_f64(&file, x, k);
         m.decode(&alpha[..k], &mut x_hat, &mut scratch).unwrap();
         prop_assert!(close(&x_hat, &rk, 1e-4), "{:?} vs {:?}", x_hat, rk);
     }
@@ -464,4 +389,122 @@ fn corrupt_truncated_and_misaligned_files_are_rejected() {
         Model::from_bytes(&shifted[1..]).err(),
         Some(Error::Format(FormatError::Misaligned))
     );
+}
+
+// ------------------------------------------------------------ convolutions
+
+/// Largest relative error `|a - r| / max(|r|, 1)` of `got` against `want`.
+fn rel_error(got: &[f32], want: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.iter()
+        .zip(want)
+        .map(|(&a, &r)| (f64::from(a) - f64::from(r)).abs() / f64::from(r.abs()).max(1.0))
+        .fold(0.0, f64::max)
+}
+
+/// Runs encode, decode (all and the first `k` coefficients) and reconstruct
+/// with exactly `scratch_len()` floats of NaN-filled scratch; returns the
+/// largest relative error against the f64 reference.
+fn conv_model_error(bytes: &[u8], x: &[f32], k: usize) -> f64 {
+    let bytes = AlignedBytes::new(bytes);
+    let (file, m) = (read(&bytes).unwrap(), Model::from_bytes(&bytes).unwrap());
+    let mut scratch = vec![f32::NAN; m.scratch_len()];
+    let (mut alpha, mut x_hat, mut rec) = (
+        vec![0.0; m.rank()],
+        vec![0.0; m.input_dim()],
+        vec![0.0; m.input_dim()],
+    );
+    let (ra, rx) = reference_f64(&file, x, m.rank());
+    m.encode(x, &mut alpha, &mut scratch).unwrap();
+    m.reconstruct(x, &mut rec, &mut scratch).unwrap();
+    m.decode(&alpha, &mut x_hat, &mut scratch).unwrap();
+    assert_eq!(rec, x_hat, "reconstruct == decode(encode(x))");
+    let mut err = rel_error(&alpha, &ra).max(rel_error(&rec, &rx));
+    let k = k.clamp(1, m.rank());
+    let (_, rk) = reference_f64(&file, x, k);
+    m.decode(&alpha[..k], &mut x_hat, &mut scratch).unwrap();
+    err = err.max(rel_error(&x_hat, &rk));
+    assert!(x_hat.iter().all(|v| v.is_finite()));
+    err
+}
+
+/// The golden CNN (Conv2d + Dense encoder, Dense + ConvTranspose2d decoder).
+#[test]
+fn tiny_cnn_matches_reference() {
+    let (_, bytes) = tiny_cnn_model();
+    let x: Vec<f32> = (0..16).map(|i| (i as f32 * 0.37).sin()).collect();
+    for k in 1..=2 {
+        let err = conv_model_error(&bytes, &x, k);
+        assert!(err <= 1e-5, "relative error {err:e}");
+    }
+    let model_bytes = AlignedBytes::new(&bytes);
+    let m = Model::from_bytes(&model_bytes).unwrap();
+    assert_eq!(m.scratch_len(), 16); // 2 x 8: conv output / transposed input
+}
+
+/// A conv encoder and a transposed-conv decoder that invert each other:
+/// `Conv2d(1 -> 4, k 2, s 2)` with one-hot kernels is space-to-depth, and
+/// the `ConvTranspose2d(4 -> 1, k 2, s 2)` with the same weights is
+/// depth-to-space, so `decode(encode(x)) = x` exactly (rank 16 = input).
+#[test]
+fn conv_encoder_and_transposed_decoder_round_trip_exactly() {
+    let one_hot: Vec<f32> = (0..16)
+        .map(|i| if i % 5 == 0 { 1.0 } else { 0.0 })
+        .collect();
+    let mut w = ModelWriter::new();
+    let geometry = |w: &mut ModelWriter, ci, hw, co| Conv {
+        in_channels: ci,
+        in_height: hw,
+        in_width: hw,
+        out_channels: co,
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0, 0],
+        weight: w.tensor(&one_hot),
+        bias: w.tensor(&vec![0.0; co as usize]),
+        activation: Activation::Identity,
+    };
+    let down = Layer::Conv2d(geometry(&mut w, 1, 4, 4));
+    let up = Layer::ConvTranspose2d {
+        conv: geometry(&mut w, 4, 2, 1),
+        output_padding: [0, 0],
+    };
+    let bytes = w
+        .finish(&meta(
+            16,
+            16,
+            16,
+            &[down],
+            &[up],
+            Basis::Folded { stored: None },
+        ))
+        .unwrap();
+    let bytes = AlignedBytes::new(&bytes);
+    let m = Model::from_bytes(&bytes).unwrap();
+    let x: Vec<f32> = (0..16).map(|i| i as f32 - 7.5).collect();
+    let (mut alpha, mut x_hat) = ([0.0; 16], [0.0; 16]);
+    let mut scratch = vec![f32::NAN; m.scratch_len()];
+    m.encode(&x, &mut alpha, &mut scratch).unwrap();
+    // Channel c holds pixel (c / 2, c % 2) of every 2 x 2 block.
+    assert_eq!(alpha[..4], [x[0], x[2], x[8], x[10]]);
+    assert_eq!(alpha[4..8], [x[1], x[3], x[9], x[11]]);
+    m.decode(&alpha, &mut x_hat, &mut scratch).unwrap();
+    assert_eq!(x_hat[..], x[..]);
+    m.reconstruct(&x, &mut x_hat, &mut scratch).unwrap();
+    assert_eq!(x_hat[..], x[..]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Random convolutional models (both kinds on both sides, every
+    /// activation, padding up to the kernel, any normalization and basis)
+    /// match the f64 reference within a relative error of 1e-5.
+    #[test]
+    fn random_conv_models_match_reference(seed in any::<u64>(), xs in prop::collection::vec(-1.0f32..1.0, 98)) {
+        let (meta, bytes) = random_conv_model(seed);
+        let x = &xs[..meta.input_dim as usize];
+        let err = conv_model_error(&bytes, x, 1 + seed as usize % meta.rank as usize);
+        prop_assert!(err <= 1e-5, "seed {}: relative error {:e}", seed, err);
+    }
 }

@@ -158,9 +158,7 @@ pub fn model_size(meta: &ModelMeta<'_>) -> (usize, usize) {
         .encoder
         .iter()
         .chain(meta.decoder.iter())
-        .map(|l| match l {
-            Layer::Dense { weight, bias, .. } => (weight.len + bias.len) as usize,
-        })
+        .map(|l: &Layer| (l.weight().len + l.bias().len) as usize)
         .sum();
     (params, params * 4)
 }

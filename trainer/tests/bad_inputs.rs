@@ -251,9 +251,10 @@ fn newer_model_format_version() {
     let d = Dir::new();
     let model = tiny_model(&d);
     let mut bytes = std::fs::read(&model).unwrap();
-    // Minor version 1 (offset 6), header CRC (offset 44) over bytes [0, 44)
-    // recomputed: a well-formed file of a newer minor version.
-    bytes[6..8].copy_from_slice(&1u16.to_le_bytes());
+    // The next minor version (offset 6), header CRC (offset 44) over bytes
+    // [0, 44) recomputed: a well-formed file of a newer minor version.
+    let newer = rrae_format::header::MINOR + 1;
+    bytes[6..8].copy_from_slice(&newer.to_le_bytes());
     let crc = rrae_format::header::crc32(&bytes[..44]);
     bytes[44..48].copy_from_slice(&crc.to_le_bytes());
     let newer = d.path("newer.rrae");

@@ -56,20 +56,8 @@ pub fn exec(args: InspectArgs) -> Result<()> {
     println!("basis: {basis}");
     for (what, layers) in [("encoder", &m.encoder), ("decoder", &m.decoder)] {
         println!("{what}:");
-        for (
-            i,
-            Layer::Dense {
-                in_dim,
-                out_dim,
-                activation: act,
-                ..
-            },
-        ) in layers.iter().enumerate()
-        {
-            println!(
-                "  {i}: dense {in_dim} -> {out_dim}, {}",
-                activation::name(*act)
-            );
+        for (i, layer) in layers.iter().enumerate() {
+            println!("  {i}: {}", describe(layer));
         }
     }
     let (params, weight_bytes) = model_size(m);
@@ -82,6 +70,48 @@ pub fn exec(args: InspectArgs) -> Result<()> {
     println!("scratch floats: {}", h.scratch);
     println!("CRC: ok (header and body)");
     Ok(())
+}
+
+/// One line per layer: kind, widths (image shapes for convolutions),
+/// geometry, activation.
+fn describe(layer: &Layer) -> String {
+    let pair = |[h, w]: [u32; 2]| format!("{h}x{w}");
+    let (kind, conv, out, extra) = match *layer {
+        Layer::Dense {
+            in_dim,
+            out_dim,
+            activation,
+            ..
+        } => {
+            return format!(
+                "dense {in_dim} -> {out_dim}, {}",
+                activation::name(activation)
+            )
+        }
+        Layer::Conv2d(c) => ("conv2d", c, c.conv2d_output(), String::new()),
+        Layer::ConvTranspose2d {
+            conv,
+            output_padding,
+        } => (
+            "conv-transpose2d",
+            conv,
+            conv.transposed_output(output_padding),
+            format!(", output padding {}", pair(output_padding)),
+        ),
+    };
+    // The file was validated, so the geometry is valid.
+    let [ho, wo] = out.unwrap_or([0, 0]);
+    format!(
+        "{kind} {}x{}x{} -> {}x{ho}x{wo} (kernel {}, stride {}, padding {}{extra}), {}",
+        conv.in_channels,
+        conv.in_height,
+        conv.in_width,
+        conv.out_channels,
+        pair(conv.kernel),
+        pair(conv.stride),
+        pair(conv.padding),
+        activation::name(conv.activation)
+    )
 }
 
 fn yes(b: bool) -> &'static str {
