@@ -6,7 +6,9 @@
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use rrae_format::heapless;
-use rrae_format::meta::{Activation, Basis, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS};
+use rrae_format::meta::{
+    Activation, Basis, Conv, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS,
+};
 use rrae_format::{ModelMeta, ModelWriter};
 
 use crate::basis;
@@ -48,10 +50,64 @@ fn layer(w: &mut ModelWriter, l: &NetLayer<f32>) -> Result<Layer> {
                 activation: d.act,
             })
         }
-        NetLayer::Conv2d { .. } | NetLayer::ConvTranspose2d { .. } => {
-            anyhow::bail!("this build's model format has no convolution layers")
+        NetLayer::Conv2d { conv, act } => {
+            let s = conv.spec();
+            let geometry = (s.kernel, s.stride, s.padding);
+            let (weight, bias) = (&conv.w, &conv.b);
+            let c = conv_layer(w, conv.in_shape(), s.out_channels, geometry, weight, bias)?;
+            Ok(Layer::Conv2d(Conv {
+                activation: *act,
+                ..c
+            }))
+        }
+        NetLayer::ConvTranspose2d { conv, act } => {
+            let s = conv.spec();
+            let geometry = (s.kernel, s.stride, s.padding);
+            let (weight, bias) = (&conv.w, &conv.b);
+            let c = conv_layer(w, conv.in_shape(), s.out_channels, geometry, weight, bias)?;
+            let (oh, ow) = s.output_padding;
+            Ok(Layer::ConvTranspose2d {
+                conv: Conv {
+                    activation: *act,
+                    ..c
+                },
+                output_padding: [u32_of(oh)?, u32_of(ow)?],
+            })
         }
     }
+}
+
+fn u32_of(v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| anyhow::anyhow!("a layer size {v} does not fit the model file"))
+}
+
+/// `(kernel, stride, padding)`, each `(height, width)`.
+type Geometry = ((usize, usize), (usize, usize), (usize, usize));
+
+/// The file's [`Conv`] (identity activation) for a convolution's input
+/// shape, geometry and parameters; the weight layouts of the trainer and
+/// the format are the same.
+fn conv_layer(
+    w: &mut ModelWriter,
+    (c, h, wd): (usize, usize, usize),
+    out_channels: usize,
+    (kernel, stride, padding): Geometry,
+    weight: &ndarray::Array4<f32>,
+    bias: &Array1<f32>,
+) -> Result<Conv> {
+    let pair = |(a, b): (usize, usize)| -> Result<[u32; 2]> { Ok([u32_of(a)?, u32_of(b)?]) };
+    Ok(Conv {
+        in_channels: u32_of(c)?,
+        in_height: u32_of(h)?,
+        in_width: u32_of(wd)?,
+        out_channels: u32_of(out_channels)?,
+        kernel: pair(kernel)?,
+        stride: pair(stride)?,
+        padding: pair(padding)?,
+        weight: w.tensor(weight.as_standard_layout().as_slice().unwrap_or(&[])),
+        bias: w.tensor(bias.as_slice().unwrap_or(&[])),
+        activation: Activation::Identity,
+    })
 }
 
 fn layers(
