@@ -450,6 +450,44 @@ mod tests {
         back.check_matches(&ck.config, ck.data, &p).unwrap();
     }
 
+    /// A CNN state (convolution layers in both networks) round-trips
+    /// exactly, and a state whose layers do not fit the configuration is
+    /// refused.
+    #[test]
+    fn cnn_state_round_trips_and_shapes_are_checked() {
+        let opts = FitOptions {
+            arch: Some(crate::config::Arch::Cnn),
+            image_shape: Some(vec![1, 6, 6]),
+            channels: Some(vec![2, 3]),
+            latent: Some(4),
+            steps: Some(10),
+            ..Default::default()
+        };
+        let config = TrainConfig::resolve(&opts, 8, 36).unwrap();
+        let data = DataFingerprint::of(ndarray::Array2::<f32>::ones((8, 36)).view());
+        let state = TrainState::new(&config, 36).unwrap();
+        assert_eq!(state.encoder.layers.len(), 3);
+        let ck = Checkpoint {
+            config: config.clone(),
+            data,
+            state,
+        };
+        let p = PathBuf::from("ck.bin");
+        let back = Checkpoint::from_bytes(&ck.to_bytes().unwrap(), &p).unwrap();
+        // (`last_loss` is NaN before the first step, so compare the parts.)
+        assert_eq!(back.state.encoder, ck.state.encoder);
+        assert_eq!(back.state.decoder, ck.state.decoder);
+        assert_eq!(back.to_bytes().unwrap(), ck.to_bytes().unwrap());
+        back.check_matches(&config, data, &p).unwrap();
+
+        let mut other = back.clone();
+        other.state.decoder.layers.pop();
+        assert!(matches!(
+            other.check_matches(&config, data, &p),
+            Err(CheckpointError::Malformed { .. })
+        ));
+    }
+
     #[test]
     fn corrupt_truncated_and_newer_files_are_rejected() {
         let (ck, p) = sample();
