@@ -62,12 +62,13 @@ pub enum CnnError {
         max: usize,
     },
     /// A convolution's geometry is invalid (e.g. the image became too small).
-    #[error("{layer}: {source}")]
+    #[error("{layer}: {error}")]
     Conv {
         /// Which layer, with its input shape.
         layer: String,
-        /// The convolution's error.
-        source: ConvError,
+        /// The convolution's error (part of this message, not a separate
+        /// source, so the error chain prints it once).
+        error: ConvError,
     },
     /// A transposed convolution cannot land on its target size.
     #[error(
@@ -185,10 +186,10 @@ impl CnnSpec {
             Self::range("a --channels entry", out, 1, MAX_CHANNELS)?;
             let (ci, hi, wi) = shapes[i];
             let (k, s, p) = (self.kernel, self.stride, self.padding);
-            let win = ConvWindow::new(ci, (hi, wi), (k, k), (s, s), (p, p)).map_err(|source| {
+            let win = ConvWindow::new(ci, (hi, wi), (k, k), (s, s), (p, p)).map_err(|error| {
                 CnnError::Conv {
                     layer: format!("encoder convolution {} on {ci} x {hi} x {wi}", i + 1),
-                    source,
+                    error,
                 }
             })?;
             let (ho, wo) = win.output();
@@ -249,9 +250,9 @@ impl CnnSpec {
                 padding: (p, p),
                 input: (hi, wi),
             };
-            let conv = Conv2d::init(spec, rng).map_err(|source| CnnError::Conv {
+            let conv = Conv2d::init(spec, rng).map_err(|error| CnnError::Conv {
                 layer: format!("encoder convolution {}", i + 1),
-                source,
+                error,
             })?;
             layers.push(Layer::Conv2d { conv, act: hidden });
         }
@@ -297,9 +298,9 @@ impl CnnSpec {
                 output_padding: op,
                 input: (hi, wi),
             };
-            let conv = ConvTranspose2d::init(spec, rng).map_err(|source| CnnError::Conv {
+            let conv = ConvTranspose2d::init(spec, rng).map_err(|error| CnnError::Conv {
                 layer: format!("decoder transposed convolution {}", j + 1),
-                source,
+                error,
             })?;
             let act = if j + 1 == n {
                 Activation::Identity

@@ -54,12 +54,12 @@ pub enum NetError {
         layer: usize,
     },
     /// A convolution layer rejected its arrays.
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}: {error}")]
     Conv {
         /// Layer index.
         layer: usize,
-        /// The convolution's error.
-        source: ConvError,
+        /// The convolution's error (part of this message).
+        error: ConvError,
     },
 }
 
@@ -256,12 +256,12 @@ impl<T: NdFloat> Layer<T> {
             (Layer::Conv2d { conv, act }, LayerGrad::Conv(gr)) => {
                 activation::backward_in_place(*act, z, g.view_mut());
                 conv.backward(x, g.view(), gr, dx, ws)
-                    .map_err(|source| NetError::Conv { layer: 0, source })
+                    .map_err(|error| NetError::Conv { layer: 0, error })
             }
             (Layer::ConvTranspose2d { conv, act }, LayerGrad::Conv(gr)) => {
                 activation::backward_in_place(*act, z, g.view_mut());
                 conv.backward(x, g.view(), gr, dx, ws)
-                    .map_err(|source| NetError::Conv { layer: 0, source })
+                    .map_err(|error| NetError::Conv { layer: 0, error })
             }
             _ => Err(mismatch),
         }
@@ -464,7 +464,7 @@ impl<T: NdFloat> Network<T> {
             };
             layer
                 .forward_into(input, ws.z[i].view_mut(), rest[0].view_mut(), &mut ws.conv)
-                .map_err(|source| NetError::Conv { layer: i, source })?;
+                .map_err(|error| NetError::Conv { layer: i, error })?;
         }
         ws.a.last().map(|a| a.view()).ok_or(NetError::Empty)
     }
@@ -516,7 +516,7 @@ impl<T: NdFloat> Network<T> {
                 )
                 .map_err(|e| match e {
                     NetError::Grads { .. } => NetError::Grads { layer: i },
-                    NetError::Conv { source, .. } => NetError::Conv { layer: i, source },
+                    NetError::Conv { error, .. } => NetError::Conv { layer: i, error },
                     e => e,
                 })?;
         }
