@@ -89,6 +89,16 @@ pub enum CnnError {
         /// Required output size.
         to: usize,
     },
+    /// A convolution's weights, column matrix or output would be too large.
+    #[error("{layer} would need {floats} values for its {what} (at most {MAX_LAYER_FLOATS}); use fewer channels, a smaller kernel or a larger stride")]
+    ConvTooLarge {
+        /// Which layer.
+        layer: String,
+        /// `"weights"`, `"column matrix"` or `"output"`.
+        what: &'static str,
+        /// Values needed (saturated).
+        floats: usize,
+    },
     /// The dense layer next to the latent would be too large.
     #[error("the dense layer {flat} x {latent} would exceed {MAX_LAYER_FLOATS} weights; use fewer channels, a larger stride or a smaller --latent")]
     DenseTooLarge {
@@ -193,6 +203,22 @@ impl CnnSpec {
                 }
             })?;
             let (ho, wo) = win.output();
+            let (rows, cols) = win.col_shape();
+            let sizes = [
+                ("weights", [out, ci, k, k]),
+                ("column matrix", [rows, cols, 1, 1]),
+                ("output", [out, ho, wo, 1]),
+            ];
+            for (what, dims) in sizes {
+                let floats = dims.iter().fold(1usize, |a, &d| a.saturating_mul(d));
+                if floats > MAX_LAYER_FLOATS {
+                    return Err(CnnError::ConvTooLarge {
+                        layer: format!("encoder convolution {}", i + 1),
+                        what,
+                        floats,
+                    });
+                }
+            }
             shapes.push((out, ho, wo));
         }
         let mut pads = Vec::with_capacity(self.channels.len());
@@ -377,6 +403,12 @@ mod tests {
         assert!(msg.contains("encoder convolution 1 on 1 x 2 x 2"), "{msg}");
         assert!(e(spec((1, 8, 8), &[1; 20], 3)).contains("too many"));
         assert!(spec((1, 8, 8), &[4], 3).plan(0).is_err());
+        let huge = CnnSpec {
+            stride: 1,
+            padding: 64,
+            ..spec((1, 64, 64), &[4096, 4096], 64)
+        };
+        assert!(e(huge).contains("encoder convolution 2 would need"));
         // A kernel smaller than the stride skips pixels, but the mirror
         // still lands on the input size.
         let sp = CnnSpec {
