@@ -4,6 +4,7 @@
 #   bash scripts/firmware.sh            # CI: install toolchain, clippy, build, QEMU run,
 #                                       #     failure-path checks, thumbv7em + thumbv6m builds
 #   bash scripts/firmware.sh --regen    # first retrain/regenerate firmware-example/model/
+#                                       #     (and the CNN example, host-gen cnn-model)
 #   bash scripts/firmware.sh --regen --placeholder   # regenerate with the random placeholder MLP
 #
 # Uses Debian rustc-web 1.96 + build-std, selected by firmware-example/rust-toolchain.toml
@@ -18,7 +19,7 @@ for a in "$@"; do
   case "$a" in
     --regen) REGEN=1 ;;
     --placeholder) PLACEHOLDER=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "firmware.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +51,8 @@ if [ "$REGEN" = 1 ]; then
     hostgen -- expected "$GEN_DIR/model.rrae" "$FW/model" --cases 4 \
       --source "host-gen placeholder-model (deterministic random MLP, not trained)"
   fi
+  # The CNN example (deterministic random weights, f64 reference results).
+  hostgen -- cnn-model "$FW/model"
 fi
 
 cd "$FW"

@@ -3,6 +3,10 @@
 //! interpolate, and check every result against the values the same runtime
 //! computed on the host (`model/expected.rs`, written by `host-gen`).
 //!
+//! A second embedded model, a small CNN on 16x16 images (`model/cnn.rrae`,
+//! Conv2d -> Dense -> rank 2 -> Dense -> ConvTranspose2d), is checked against
+//! the host's `f64` reference (`model/cnn_expected.rs`).
+//!
 //! Prints by semihosting and ends QEMU with exit code 0 when every check
 //! passes, 1 otherwise; a panic also exits with 1. It also measures the peak
 //! stack of `encode` and `decode` (see [`stack`]) for `docs/FOOTPRINT.md`.
@@ -26,6 +30,17 @@ mod expected {
 }
 use expected::*;
 
+/// The CNN example's test images and `f64` reference results (host-gen
+/// `cnn-model`).
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
+mod cnn_expected {
+    include!("../model/cnn_expected.rs");
+}
+use cnn_expected::*;
+
+/// The CNN model, embedded like [`MODEL`].
+static CNN: &[u8] = include_model!("../model/cnn.rrae");
+
 /// The model, embedded in flash, 16-byte aligned, read in place.
 static MODEL: &[u8] = include_model!("../model/model.rrae");
 
@@ -40,6 +55,10 @@ static MODEL: &[u8] = include_model!("../model/model.rrae");
 /// legitimate reassociation/contraction in a future optimized kernel (a few
 /// hundred ulps over a long dot product, ~1e-5); a real defect (wrong layer,
 /// activation, index, normalization) shows up at 1e-2 or more.
+///
+/// The CNN's expected values come from the `f64` reference instead of the
+/// host runtime, so they differ from the device's f32 results by rounding
+/// (about 1e-6 relative; the host-gen check allows 1e-5 on the host).
 const TOL: f32 = 1e-4;
 
 /// Compares `dev` against `host`, prints the verdict, returns true when within [`TOL`].
@@ -207,6 +226,9 @@ fn main() -> ! {
     ok &= check("interpolated alpha", &alpha, &INTERP_ALPHA);
     ok &= check("interpolated x_hat", &x_hat, &INTERP_X_HAT);
 
+    // ---- the CNN: convolution layers against the f64 reference -------------
+    ok &= run_cnn();
+
     // ---- footprint ----------------------------------------------------------
     hprintln!("stack: peak encode {} B, peak decode {} B (painted region {} B)", peak_encode, peak_decode, stack::painted_bytes());
     hprintln!("ram: scratch {} B ({} floats)", SCRATCH_FLOATS * 4, SCRATCH_FLOATS);
@@ -216,6 +238,68 @@ fn main() -> ! {
     }
     hprintln!("{}", if ok { "RESULT: PASS (device matches host)" } else { "RESULT: FAIL (device differs from host)" });
     exit(ok)
+}
+
+/// Runs the CNN example: encode and decode every test image (and decode
+/// from the first coefficient only), each checked against the host's `f64`
+/// reference within [`TOL`]; prints its stack peaks and scratch.
+#[inline(never)]
+fn run_cnn() -> bool {
+    let mut ok = true;
+    let mut scratch = [0.0f32; CNN_SCRATCH_FLOATS];
+    let model = match Model::from_bytes(CNN) {
+        Ok(m) => m,
+        Err(e) => {
+            hprintln!("cnn: Model::from_bytes failed: {:?}", e);
+            return false;
+        }
+    };
+    let crc = u32::from_le_bytes([CNN[40], CNN[41], CNN[42], CNN[43]]);
+    hprintln!(
+        "cnn model '{}': {} bytes, format 1.{}, input_dim {} (1x16x16), rank {}, scratch {} floats",
+        model.name(),
+        CNN.len(),
+        CNN[6],
+        model.input_dim(),
+        model.rank(),
+        model.scratch_len()
+    );
+    if CNN.len() != CNN_LEN
+        || crc != CNN_BODY_CRC
+        || model.name() != CNN_NAME
+        || model.scratch_len() > CNN_SCRATCH_FLOATS
+        || model.input_dim() != CNN_INPUT_DIM
+        || model.rank() != CNN_RANK
+    {
+        hprintln!("model/cnn.rrae does not match model/cnn_expected.rs: run scripts/firmware.sh --regen");
+        return false;
+    }
+    let (mut peak_encode, mut peak_decode) = (0usize, 0usize);
+    for (i, x) in CNN_INPUTS.iter().enumerate() {
+        hprintln!("cnn case {}:", i);
+        let mut alpha = [0.0f32; CNN_RANK];
+        let mut x_hat = [0.0f32; CNN_INPUT_DIM];
+        let (r, used) = stack::measure(&mut || model.encode(black_box(x), &mut alpha, &mut scratch));
+        peak_encode = peak_encode.max(used);
+        if r.is_err() {
+            return false;
+        }
+        print_coeffs("alpha", &alpha);
+        ok &= check("cnn alpha", &alpha, &CNN_ALPHA[i]);
+        let (r, used) = stack::measure(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
+        peak_decode = peak_decode.max(used);
+        if r.is_err() {
+            return false;
+        }
+        hprintln!("  relative error |x - x_hat| / |x| = {:.6} (random weights)", rel_err(x, &x_hat));
+        ok &= check("cnn x_hat", &x_hat, &CNN_X_HAT[i]);
+        if model.decode(&alpha[..1], &mut x_hat, &mut scratch).is_err() {
+            return false;
+        }
+        ok &= check("cnn x_hat (k' = 1)", &x_hat, &CNN_X_HAT_K1[i]);
+    }
+    hprintln!("cnn stack: encode {} B, decode {} B; cnn scratch {} B", peak_encode, peak_decode, CNN_SCRATCH_FLOATS * 4);
+    ok
 }
 
 #[panic_handler]

@@ -3,7 +3,11 @@
 //! Builds dense RRAE models in-process with `rrae_format::ModelWriter`
 //! (random weights, U(±1/√fan_in) like the reference's init, fixed seed),
 //! times one `encode` and one `decode` per call, and prints one JSON object
-//! per model on stdout.
+//! per model on stdout. A third model, `cnn16`, is a small convolutional
+//! RRAE on `1 x 16 x 16` images (Conv2d 1 -> 8, 3x3, stride 2, ReLU -> Dense
+//! 512 -> 8; Dense 8 -> 512, ReLU -> ConvTranspose2d 8 -> 1, 3x3, stride 2,
+//! output padding 1); it is timed and printed (`"kind":"cnn"`) but not
+//! written by `--out` (the TFLM comparison builds dense networks only).
 //!
 //! ```text
 //! cargo run --release -p rrae-runtime --example latency -- [--seconds S] [--reps R] [--out DIR]
@@ -21,7 +25,7 @@
 //!   `valgrind --tool=callgrind` with N = 0 and N = 1000; the difference of
 //!   the instruction totals / 1000 is the cost of one call.
 
-use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization};
+use rrae_format::meta::{Activation, Basis, Conv, Layer, ModelMeta, Normalization};
 use rrae_format::testing::Rng;
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
@@ -33,6 +37,8 @@ const SIZES: [(&str, usize, usize, usize); 2] = [("small", 64, 32, 8), ("large",
 
 struct Built {
     name: &'static str,
+    /// `"dense"` or `"cnn"`.
+    kind: &'static str,
     dims: (usize, usize, usize),
     bytes: Vec<u8>,
     /// enc W0, b0, W1, b1, dec W0, b0, W1, b1.
@@ -78,7 +84,83 @@ fn build(name: &'static str, t: usize, h: usize, k: usize, seed: u64) -> Built {
     let bytes = w.finish(&meta).expect("valid model");
     Built {
         name,
+        kind: "dense",
         dims: (t, h, k),
+        bytes,
+        weights,
+    }
+}
+
+/// The `cnn16` model (see the module docs); `dims` = (input, hidden, k).
+fn build_cnn(seed: u64) -> Built {
+    const SIDE: u32 = 16;
+    const CH: u32 = 8;
+    const K: u32 = 8;
+    let mut rng = Rng::new(seed);
+    let mut w = ModelWriter::new();
+    let mut weights = Vec::new();
+    let mut conv = |w: &mut ModelWriter, ci: u32, side: u32, co: u32, fan_in: u32, act| {
+        let a = 1.0 / (fan_in as f32).sqrt();
+        let wt: Vec<f32> = (0..ci * co * 9).map(|_| rng.uniform(a)).collect();
+        let b: Vec<f32> = (0..co).map(|_| rng.uniform(a)).collect();
+        let c = Conv {
+            in_channels: ci,
+            in_height: side,
+            in_width: side,
+            out_channels: co,
+            kernel: [3, 3],
+            stride: [2, 2],
+            padding: [1, 1],
+            weight: w.tensor(&wt),
+            bias: w.tensor(&b),
+            activation: act,
+        };
+        weights.push(wt);
+        weights.push(b);
+        c
+    };
+    let half = SIDE / 2;
+    let hidden = CH * half * half;
+    let down = Layer::Conv2d(conv(&mut w, 1, SIDE, CH, 9, Activation::Relu));
+    let up = Layer::ConvTranspose2d {
+        conv: conv(&mut w, CH, half, 1, CH * 9, Activation::Identity),
+        output_padding: [1, 1],
+    };
+    let mut dense = |w: &mut ModelWriter, i: u32, o: u32, act| {
+        let a = 1.0 / (i as f32).sqrt();
+        let wt: Vec<f32> = (0..o * i).map(|_| rng.uniform(a)).collect();
+        let b: Vec<f32> = (0..o).map(|_| rng.uniform(a)).collect();
+        let layer = Layer::Dense {
+            in_dim: i,
+            out_dim: o,
+            weight: w.tensor(&wt),
+            bias: w.tensor(&b),
+            activation: act,
+        };
+        weights.push(wt);
+        weights.push(b);
+        layer
+    };
+    let enc = dense(&mut w, hidden, K, Activation::Identity);
+    let dec = dense(&mut w, K, hidden, Activation::Relu);
+    let meta = ModelMeta {
+        name: "cnn16",
+        input_dim: SIDE * SIDE,
+        latent_dim: K,
+        rank: K,
+        normalization: Normalization::None,
+        encoder: [down, enc].into_iter().collect(),
+        decoder: [dec, up].into_iter().collect(),
+        basis: Basis::Folded { stored: None },
+        sampler: None,
+        params: None,
+        singular_values: None,
+    };
+    let bytes = w.finish(&meta).expect("valid model");
+    Built {
+        name: "cnn16",
+        kind: "cnn",
+        dims: ((SIDE * SIDE) as usize, hidden as usize, K as usize),
         bytes,
         weights,
     }
@@ -163,17 +245,18 @@ fn main() {
         i += 1;
     }
 
-    let models: Vec<Built> = SIZES
+    let mut models: Vec<Built> = SIZES
         .iter()
         .enumerate()
         .map(|(j, &(name, t, h, k))| build(name, t, h, k, 7 + j as u64))
         .collect();
+    models.push(build_cnn(11));
 
     if let Some((name, op, n)) = calls {
         let m = models
             .iter()
             .find(|m| m.name == name)
-            .expect("model name: small | large");
+            .expect("model name: small | large | cnn16");
         let aligned = AlignedBytes::new(&m.bytes);
         let model = Model::from_bytes(&aligned).expect("model loads");
         let (t, _, k) = m.dims;
@@ -211,7 +294,7 @@ fn main() {
         let mut scratch = vec![0f32; model.scratch_len()];
         model.encode(&x, &mut alpha, &mut scratch).expect("encode");
         model.decode(&alpha, &mut xh, &mut scratch).expect("decode");
-        if let Some(dir) = &out {
+        if let (Some(dir), "dense") = (&out, m.kind) {
             std::fs::create_dir_all(dir).expect("create --out dir");
             let p = |ext: &str| format!("{dir}/{}.{ext}", m.name);
             std::fs::write(p("rrae"), &m.bytes).expect("write .rrae");
@@ -261,13 +344,14 @@ fn main() {
         );
         let params: usize = m.weights.iter().map(Vec::len).sum();
         println!(
-            "{{\"name\":\"{}\",\"input\":{t},\"hidden\":{h},\"k\":{k},\"params\":{params},\
+            "{{\"name\":\"{}\",\"kind\":\"{}\",\"input\":{t},\"hidden\":{h},\"k\":{k},\"params\":{params},\
              \"file_bytes\":{},\"weight_bytes\":{},\"scratch_floats\":{},\"scratch_bytes\":{},\
              \"encode_ns_median\":{enc_med:.1},\"encode_ns_min\":{enc_min:.1},\
              \"decode_ns_median\":{dec_med:.1},\"decode_ns_min\":{dec_min:.1},\
              \"reconstruct_ns_median\":{rec_med:.1},\"reconstruct_ns_min\":{rec_min:.1},\
              \"encode_ns_all\":{enc_all:?},\"decode_ns_all\":{dec_all:?},\"reps\":{reps}}}",
             m.name,
+            m.kind,
             m.bytes.len(),
             params * 4,
             model.scratch_len(),

@@ -7,7 +7,7 @@ use rrae_format::meta::{Basis, Layer, ModelMeta, Normalization};
 use rrae_format::{read, ModelFile};
 
 use crate::error::Error;
-use crate::kernels::{conv2d, conv_transpose2d, dense, matvec, matvec_t, ConvShape};
+use crate::kernels::{conv, dense, matvec, matvec_t};
 
 /// A model read from a `.rrae` file, borrowing its weights in place.
 ///
@@ -269,19 +269,7 @@ impl<'a> Model<'a> {
             Layer::Dense {
                 in_dim, activation, ..
             } => dense(w, in_dim as usize, b, src, out, activation),
-            // The geometry is valid (checked by `read`), so `unwrap_or`
-            // never takes its default.
-            Layer::Conv2d(c) => {
-                let g = ConvShape::new(&c, c.conv2d_output().unwrap_or([0, 0]));
-                conv2d(&g, w, b, src, out, c.activation);
-            }
-            Layer::ConvTranspose2d {
-                conv: c,
-                output_padding,
-            } => {
-                let hw = c.transposed_output(output_padding).unwrap_or([0, 0]);
-                conv_transpose2d(&ConvShape::new(&c, hw), w, b, src, out, c.activation);
-            }
+            Layer::Conv2d(_) | Layer::ConvTranspose2d { .. } => conv(layer, w, b, src, out),
         }
         out_dim
     }

@@ -4,6 +4,12 @@
 //! host-gen placeholder-model <out.rrae>
 //!     Writes a deterministic small random MLP (rank 3) with rrae-format's
 //!     ModelWriter. Only a stand-in for when no trained model is at hand.
+//! host-gen cnn-model <out-dir>
+//!     Writes <out-dir>/cnn.rrae, a deterministic small random CNN on 1x16x16
+//!     images (Conv2d stride 2 -> Dense -> rank 2 -> Dense -> ConvTranspose2d
+//!     stride 2), and <out-dir>/cnn_expected.rs: test images and the f64
+//!     reference's coefficients and reconstructions
+//!     (rrae_format::testing::reference_f64), which the firmware must match.
 //! host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME]
 //!                   [--cases N] [--source TEXT]
 //!     Copies the model to <out-dir>/model.rrae and runs rrae-runtime on the
@@ -21,8 +27,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rrae_format::meta::{Activation, Basis, Layer, ModelMeta, Normalization, Sampler};
-use rrae_format::testing::Rng;
+use rrae_format::meta::{Activation, Basis, Conv, Layer, ModelMeta, Normalization, Sampler};
+use rrae_format::testing::{reference_f64, Rng};
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 
@@ -32,6 +38,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("placeholder-model") if args.len() == 2 => placeholder_model(Path::new(&args[1])),
+        Some("cnn-model") if args.len() == 2 => cnn_model(Path::new(&args[1])),
         Some("expected") if args.len() >= 3 => expected(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  \
+const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  host-gen cnn-model <out-dir>\n  \
     host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]";
 
 // ---------------------------------------------------------------- placeholder
@@ -99,6 +106,227 @@ fn placeholder_model(out: &Path) -> Res<()> {
         .map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
     std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     eprintln!("host-gen: wrote {} ({} bytes)", out.display(), bytes.len());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------- cnn
+
+/// Image side of the CNN example (1 channel).
+const CNN_SIDE: u32 = 16;
+/// Channels after the stride-2 convolution (8 x 8 each).
+const CNN_CHANNELS: u32 = 4;
+/// Coefficients of the CNN example.
+const CNN_RANK: u32 = 2;
+/// Test images of the CNN example.
+const CNN_CASES: usize = 3;
+
+/// A 3x3, stride 2, padding 1 convolution geometry (either kind) with
+/// random weights of `fan_in` and biases.
+#[allow(clippy::too_many_arguments)]
+fn cnn_conv(
+    w: &mut ModelWriter,
+    rng: &mut Rng,
+    in_channels: u32,
+    side: u32,
+    out_channels: u32,
+    fan_in: u32,
+    activation: Activation,
+) -> Conv {
+    let n = in_channels * out_channels * 9;
+    let scale = (3.0 / fan_in as f32).sqrt();
+    let weight: Vec<f32> = (0..n).map(|_| rng.uniform(scale)).collect();
+    let bias: Vec<f32> = (0..out_channels).map(|_| rng.uniform(0.1)).collect();
+    Conv {
+        in_channels,
+        in_height: side,
+        in_width: side,
+        out_channels,
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+        weight: w.tensor(&weight),
+        bias: w.tensor(&bias),
+        activation,
+    }
+}
+
+/// The CNN example: 1x16x16 -> Conv2d(1->4, 3x3, s2, p1, relu) -> 4x8x8 ->
+/// Dense 256 -> 2; Dense 2 -> 256 (relu) -> 4x8x8 ->
+/// ConvTranspose2d(4->1, 3x3, s2, p1, output_padding 1) -> 1x16x16.
+fn cnn_meta(w: &mut ModelWriter) -> Res<ModelMeta<'static>> {
+    let mut rng = Rng::new(0x434E_4E); // "CNN"
+    let half = CNN_SIDE / 2;
+    let hidden = (CNN_CHANNELS * half * half) as usize;
+    let down = Layer::Conv2d(cnn_conv(
+        w,
+        &mut rng,
+        1,
+        CNN_SIDE,
+        CNN_CHANNELS,
+        9,
+        Activation::Relu,
+    ));
+    let enc = dense(w, &mut rng, hidden, CNN_RANK as usize, Activation::Identity);
+    let dec = dense(w, &mut rng, CNN_RANK as usize, hidden, Activation::Relu);
+    let up = Layer::ConvTranspose2d {
+        conv: cnn_conv(
+            w,
+            &mut rng,
+            CNN_CHANNELS,
+            half,
+            1,
+            CNN_CHANNELS * 9,
+            Activation::Identity,
+        ),
+        output_padding: [1, 1],
+    };
+    Ok(ModelMeta {
+        name: "placeholder-random-cnn",
+        input_dim: CNN_SIDE * CNN_SIDE,
+        latent_dim: CNN_RANK,
+        rank: CNN_RANK,
+        normalization: Normalization::Global {
+            shift: 0.25,
+            scale: 0.5,
+        },
+        encoder: heapless::Vec::from_slice(&[down, enc]).map_err(|_| "too many layers")?,
+        decoder: heapless::Vec::from_slice(&[dec, up]).map_err(|_| "too many layers")?,
+        basis: Basis::Folded { stored: None },
+        sampler: None,
+        params: None,
+        singular_values: None,
+    })
+}
+
+/// Deterministic test images: a Gaussian blob at a different place each.
+fn blobs(side: usize, cases: usize) -> Vec<Vec<f32>> {
+    (0..cases)
+        .map(|c| {
+            let (cy, cx) = (3.0 + 4.5 * c as f32, 11.0 - 3.5 * c as f32);
+            (0..side * side)
+                .map(|i| {
+                    let (y, x) = ((i / side) as f32, (i % side) as f32);
+                    (-((y - cy).powi(2) + (x - cx).powi(2)) / 8.0).exp()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn cnn_model(out_dir: &Path) -> Res<()> {
+    let mut w = ModelWriter::new();
+    let meta = cnn_meta(&mut w)?;
+    let raw = w
+        .finish(&meta)
+        .map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
+    let bytes = AlignedBytes::new(&raw);
+    let file = rrae_format::read(&bytes).map_err(|e| format!("read: {e:?}"))?;
+    let (dim, rank) = (meta.input_dim as usize, meta.rank as usize);
+    let inputs = blobs(CNN_SIDE as usize, CNN_CASES);
+    let mut alphas = Vec::new();
+    let mut x_hats = Vec::new();
+    let mut x_hats_k1 = Vec::new();
+    for x in &inputs {
+        let (alpha, x_hat) = reference_f64(&file, x, rank);
+        // Progressive decoding: the reference decodes the first coefficient only.
+        let (_, x_hat_k1) = reference_f64(&file, x, 1);
+        alphas.push(alpha);
+        x_hats.push(x_hat);
+        x_hats_k1.push(x_hat_k1);
+    }
+    // The host runtime must agree with the reference too (before the device does).
+    let model = Model::from_bytes(&bytes).map_err(|e| format!("Model::from_bytes: {e:?}"))?;
+    let mut scratch = vec![0.0f32; model.scratch_len()];
+    for (x, (ra, rx)) in inputs.iter().zip(alphas.iter().zip(&x_hats)) {
+        let (mut a, mut xh) = (vec![0.0; rank], vec![0.0; dim]);
+        model
+            .encode(x, &mut a, &mut scratch)
+            .and_then(|()| model.decode(&a, &mut xh, &mut scratch))
+            .map_err(|e| format!("host runtime: {e:?}"))?;
+        let diff = |d: &[f32], r: &[f32]| {
+            let scale = r.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            d.iter()
+                .zip(r)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()))
+                / scale
+        };
+        let worst = diff(&a, ra).max(diff(&xh, rx));
+        if worst > 1e-5 {
+            return Err(format!(
+                "host runtime differs from the f64 reference by {worst:e}"
+            ));
+        }
+    }
+
+    let mut s = String::new();
+    let w = &mut s;
+    writeln!(
+        w,
+        "// @generated by firmware-example/host-gen (`host-gen cnn-model`, `scripts/firmware.sh --regen`). Do not edit."
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "// Model: {} ({} bytes), deterministic random weights (not trained).",
+        meta.name,
+        raw.len()
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "// Inputs: {CNN_CASES} Gaussian blobs on {CNN_SIDE}x{CNN_SIDE}. Expected values: the f64 reference \
+         (rrae_format::testing::reference_f64), rounded to f32."
+    )
+    .unwrap();
+    writeln!(w).unwrap();
+    let header = file.header;
+    writeln!(
+        w,
+        "/// Name stored in the CNN model.\npub const CNN_NAME: &str = {:?};",
+        meta.name
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Length of `cnn.rrae` in bytes.\npub const CNN_LEN: usize = {};",
+        raw.len()
+    )
+    .unwrap();
+    writeln!(w, "/// CRC-32 of the CNN model body, from its header.\npub const CNN_BODY_CRC: u32 = {:#010x};", header.body_crc).unwrap();
+    writeln!(w, "/// Floats of scratch the CNN needs (its header's value).\npub const CNN_SCRATCH_FLOATS: usize = {};", header.scratch).unwrap();
+    writeln!(w, "/// Pixels per image (1 x {CNN_SIDE} x {CNN_SIDE}).\npub const CNN_INPUT_DIM: usize = {dim};").unwrap();
+    writeln!(
+        w,
+        "/// Coefficients per image.\npub const CNN_RANK: usize = {rank};"
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Number of test images.\npub const CNN_CASES: usize = {CNN_CASES};"
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "/// Test images.\npub static CNN_INPUTS: [[f32; CNN_INPUT_DIM]; CNN_CASES] = {};",
+        mat_lit(&inputs)?
+    )
+    .unwrap();
+    writeln!(w, "/// Reference coefficients of each image.\npub static CNN_ALPHA: [[f32; CNN_RANK]; CNN_CASES] = {};", mat_lit(&alphas)?).unwrap();
+    writeln!(w, "/// Reference reconstruction from all coefficients.\npub static CNN_X_HAT: [[f32; CNN_INPUT_DIM]; CNN_CASES] = {};", mat_lit(&x_hats)?).unwrap();
+    writeln!(w, "/// Reference reconstruction from the first coefficient only.\npub static CNN_X_HAT_K1: [[f32; CNN_INPUT_DIM]; CNN_CASES] = {};", mat_lit(&x_hats_k1)?).unwrap();
+
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let model_out = out_dir.join("cnn.rrae");
+    std::fs::write(&model_out, &raw).map_err(|e| format!("{}: {e}", model_out.display()))?;
+    let exp_out = out_dir.join("cnn_expected.rs");
+    std::fs::write(&exp_out, s).map_err(|e| format!("{}: {e}", exp_out.display()))?;
+    eprintln!(
+        "host-gen: wrote {} ({} bytes, scratch {} floats) and {}",
+        model_out.display(),
+        raw.len(),
+        header.scratch,
+        exp_out.display()
+    );
     Ok(())
 }
 
