@@ -11,7 +11,7 @@ use rrae_runtime::Model;
 use rrae_tests::{export, max_abs, max_abs_diff, train_small, Trained};
 use rrae_trainer::data::{NormKind, Normalizer};
 use rrae_trainer::export::fold_normalization;
-use rrae_trainer::nn::{Dense, Mlp};
+use rrae_trainer::nn::{Dense, Layer, Network};
 
 fn check(kind: NormKind, k: usize) {
     let t = train_small("shift", kind, k);
@@ -26,9 +26,9 @@ fn check(kind: NormKind, k: usize) {
     let x = ds.test.view();
     let x_n = normalizer.apply(x).unwrap();
     let own = normalizer
-        .invert(model.reconstruct(x_n.view()).view())
+        .invert(model.reconstruct(x_n.view()).unwrap().view())
         .unwrap();
-    let own_alpha = model.encode(x_n.view());
+    let own_alpha = model.encode(x_n.view()).unwrap();
     let (scale, alpha_scale) = (max_abs(x), max_abs(own_alpha.view()).max(1e-6));
     let n = x.ncols();
 
@@ -85,15 +85,17 @@ fn per_feature_normalization_folds_into_the_networks() {
 /// stay as they are (and the exporter keeps the normalization in the file).
 #[test]
 fn nonlinear_output_layer_keeps_the_normalization() {
-    let dense = |w: Array2<f32>, act| Dense {
-        b: ndarray::Array1::zeros(w.nrows()),
-        w,
-        act,
+    let dense = |w: Array2<f32>, act| {
+        Layer::Dense(Dense {
+            b: ndarray::Array1::zeros(w.nrows()),
+            w,
+            act,
+        })
     };
-    let mut enc = Mlp {
+    let mut enc = Network {
         layers: vec![dense(array![[1.0, 2.0]], Activation::Identity)],
     };
-    let mut dec = Mlp {
+    let mut dec = Network {
         layers: vec![dense(array![[1.0], [3.0]], Activation::Tanh)],
     };
     let (enc0, dec0) = (enc.clone(), dec.clone());
@@ -105,11 +107,14 @@ fn nonlinear_output_layer_keeps_the_normalization() {
     assert_eq!((&enc, &dec), (&enc0, &dec0));
     assert!(!fold_normalization(&Normalizer::None, &mut enc, &mut dec).unwrap());
 
-    dec.layers[0].act = Activation::Identity;
+    dec.layers[0].set_activation(Activation::Identity);
     assert!(fold_normalization(&norm, &mut enc, &mut dec).unwrap());
     // Encoder: W / 2, b - W (1 / 2); decoder: 2 W, 2 b + 1.
-    assert_eq!(enc.layers[0].w, array![[0.5, 1.0]]);
-    assert_eq!(enc.layers[0].b, array![-1.5]);
-    assert_eq!(dec.layers[0].w, array![[2.0], [6.0]]);
-    assert_eq!(dec.layers[0].b, array![1.0, 1.0]);
+    let (Layer::Dense(e), Layer::Dense(d)) = (&enc.layers[0], &dec.layers[0]) else {
+        unreachable!("dense layers stay dense");
+    };
+    assert_eq!(e.w, array![[0.5, 1.0]]);
+    assert_eq!(e.b, array![-1.5]);
+    assert_eq!(d.w, array![[2.0], [6.0]]);
+    assert_eq!(d.b, array![1.0, 1.0]);
 }

@@ -4,19 +4,27 @@
 
 use rrae_format::AlignedBytes;
 use rrae_runtime::Model;
-use rrae_tests::{export, max_abs, max_abs_diff, train_small};
+use rrae_tests::{export, gaussian_blobs, max_abs, max_abs_diff, train_on, train_small, Trained};
+use rrae_trainer::config::{Arch, FitOptions};
 use rrae_trainer::data::NormKind;
 use rrae_trainer::metrics::LoadedModel;
 
 fn check_parity(name: &str, kind: NormKind, k: usize) {
-    let t = train_small(name, kind, k);
+    check_trained(&train_small(name, kind, k), k);
+}
+
+fn check_trained(t: &Trained, k: usize) {
+    let name = &t.ds.name;
     let x = t.ds.test.view();
-    let own_n = t.model.reconstruct(t.normalizer.apply(x).unwrap().view());
+    let own_n = t
+        .model
+        .reconstruct(t.normalizer.apply(x).unwrap().view())
+        .unwrap();
     let own = t.normalizer.invert(own_n.view()).unwrap();
     let scale = max_abs(x);
     let mut outputs = Vec::new();
     for fold in [true, false] {
-        let bytes = export(&t, fold);
+        let bytes = export(t, fold);
         let loaded = LoadedModel::new(&bytes).unwrap();
         let rt = loaded.reconstruct(x).unwrap();
         let rel = max_abs_diff(rt.view(), own.view()) / scale;
@@ -29,7 +37,10 @@ fn check_parity(name: &str, kind: NormKind, k: usize) {
         let aligned = AlignedBytes::new(&bytes);
         let m = Model::from_bytes(&aligned).unwrap();
         let mut scratch = vec![0.0; m.scratch_len()];
-        let own_alpha = t.model.encode(t.normalizer.apply(x).unwrap().view());
+        let own_alpha = t
+            .model
+            .encode(t.normalizer.apply(x).unwrap().view())
+            .unwrap();
         let alpha_scale = max_abs(own_alpha.view()).max(1e-6);
         let mut alpha = vec![0.0; k];
         for (row, own_row) in x.rows().into_iter().zip(own_alpha.rows()).step_by(7) {
@@ -59,6 +70,48 @@ fn runtime_matches_trainer_on_shift_folded_and_unfolded() {
 #[test]
 fn runtime_matches_trainer_with_per_feature_normalization_and_k2() {
     check_parity("shift", NormKind::PerFeature, 2);
+}
+
+/// A small CNN (conv -> conv -> dense | dense -> convT -> convT) on 12 x 12
+/// Gaussian blobs, exported with convolution layers.
+fn train_cnn(kind: NormKind, k: usize) -> Trained {
+    let opts = FitOptions {
+        arch: Some(Arch::Cnn),
+        channels: Some(vec![4, 6]),
+        k: Some(k),
+        latent: Some(8),
+        steps: Some(60),
+        finetune_steps: Some(10),
+        ..Default::default()
+    };
+    train_on(gaussian_blobs(12, 6, 20, 1), kind, &opts)
+}
+
+#[test]
+fn runtime_matches_trainer_on_cnn_folded_and_unfolded() {
+    let t = train_cnn(NormKind::None, 2);
+    let bytes = export(&t, true);
+    let aligned = AlignedBytes::new(&bytes);
+    let m = Model::from_bytes(&aligned).unwrap();
+    let convs = |layers: &[rrae_format::meta::Layer]| layers.iter().filter(|l| l.is_conv()).count();
+    assert_eq!((convs(&m.meta().encoder), convs(&m.meta().decoder)), (2, 2));
+    assert_eq!((m.input_dim(), m.rank()), (144, 2));
+    check_trained(&t, 2);
+}
+
+/// Global normalization cannot fold into a padded first convolution: the
+/// file keeps it and the runtime applies it.
+#[test]
+fn runtime_matches_trainer_on_cnn_with_normalization() {
+    let t = train_cnn(NormKind::Global, 2);
+    let bytes = export(&t, true);
+    let aligned = AlignedBytes::new(&bytes);
+    let m = Model::from_bytes(&aligned).unwrap();
+    assert_ne!(
+        m.meta().normalization,
+        rrae_format::meta::Normalization::None
+    );
+    check_trained(&t, 2);
 }
 
 #[test]

@@ -29,7 +29,10 @@ fn setup() -> (data::Dataset, TrainConfig) {
 }
 
 fn latent_batch(ds: &data::Dataset, state: &TrainState) -> Array2<f32> {
-    state.encoder.predict(ds.train.slice(ndarray::s![..64, ..]))
+    state
+        .encoder
+        .predict(ds.train.slice(ndarray::s![..64, ..]))
+        .expect("predict")
 }
 
 #[inline(never)]
@@ -71,7 +74,7 @@ fn profile_rank_layer(y: &Array2<f32>, g: &Array2<f32>, k: usize, n: usize) {
 /// Callgrind mode (see the module documentation).
 fn profile(n: usize) {
     let (ds, cfg) = setup();
-    let mut state = TrainState::new(&cfg, ds.train.ncols());
+    let mut state = TrainState::new(&cfg, ds.train.ncols()).expect("state");
     let y = latent_batch(&ds, &state);
     let g = y.mapv(|v| v.sin());
     let mut trainer = Trainer::new(&cfg, ds.train.view(), &state);
@@ -87,7 +90,7 @@ fn profile(n: usize) {
         ..Default::default()
     };
     let cfg300 = TrainConfig::resolve(&opts, ds.train.nrows(), ds.train.ncols()).expect("config");
-    let mut state300 = TrainState::new(&cfg300, ds.train.ncols());
+    let mut state300 = TrainState::new(&cfg300, ds.train.ncols()).expect("state");
     let mut trainer300 = Trainer::new(&cfg300, ds.train.view(), &state300);
     profile_steps_width300(&mut trainer300, &mut state300, n);
     println!("profiled {n} iterations of each");
@@ -102,7 +105,7 @@ fn bench(c: &mut Criterion) {
         return;
     }
     let (ds, cfg) = setup();
-    let mut state = TrainState::new(&cfg, ds.train.ncols());
+    let mut state = TrainState::new(&cfg, ds.train.ncols()).expect("state");
     let y = latent_batch(&ds, &state);
     let g = y.mapv(|v| v.sin());
     let mut trainer = Trainer::new(&cfg, ds.train.view(), &state);

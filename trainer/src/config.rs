@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::nn::activation::{self, Activation};
+use crate::nn::{CnnSpec, Network};
 use crate::optim::OptimizerKind;
 
 /// How inputs are scaled before the encoder (stored in the model).
@@ -20,6 +21,17 @@ pub enum NormalizeKind {
     Global,
     /// A mean/std pair per feature.
     PerFeature,
+}
+
+/// Network architecture of the encoder and decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// Dense layers (--width, --enc-depth, --dec-depth).
+    Mlp,
+    /// Convolutions for image data (--channels, --kernel, --stride, --padding;
+    /// needs an image shape).
+    Cnn,
 }
 
 /// How `--adaptive` picks the rank (docs/ADAPTIVE.md).
@@ -59,13 +71,33 @@ pub struct FitOptions {
     /// Latent width L before truncation [default: 64].
     #[arg(long)]
     pub latent: Option<usize>,
-    /// Hidden-layer width [default: 64].
+    /// Network architecture: mlp, or cnn for images [default: mlp].
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Declares every data row to be a C x H x W image (row-major); needed by
+    /// --arch cnn for flat .npy/.csv data.
+    #[arg(long, value_name = "C,H,W", value_delimiter = ',')]
+    pub image_shape: Option<Vec<usize>>,
+    /// CNN: output channels of the encoder's convolutions, the decoder mirrors
+    /// them with transposed convolutions [default: 16,32].
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
+    /// CNN: square kernel size of every convolution [default: 3].
+    #[arg(long)]
+    pub kernel: Option<usize>,
+    /// CNN: stride of every convolution [default: 2].
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// CNN: zero padding of every convolution [default: 1].
+    #[arg(long)]
+    pub padding: Option<usize>,
+    /// Hidden-layer width (MLP) [default: 64].
     #[arg(long)]
     pub width: Option<usize>,
-    /// Hidden layers in the encoder [default: 1].
+    /// Hidden layers in the encoder (MLP) [default: 1].
     #[arg(long)]
     pub enc_depth: Option<usize>,
-    /// Hidden layers in the decoder [default: 4].
+    /// Hidden layers in the decoder (MLP) [default: 4].
     #[arg(long)]
     pub dec_depth: Option<usize>,
     /// Hidden activation: identity, relu, leaky_relu, tanh, sigmoid, elu, softplus [default: elu].
@@ -156,7 +188,7 @@ impl FitOptions {
     /// Field-wise `self` if given, else `fallback` (flags over file).
     pub fn or(self, fallback: FitOptions) -> FitOptions {
         merge_fields!(self, fallback; dataset, data, test, test_fraction, normalize, k, latent,
-            width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
+            arch, image_shape, channels, kernel, stride, padding, width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
             optimizer, finetune_steps, finetune_lr, seed, out, adaptive, adaptive_rule, k_max,
             k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, eps_perc, eps_0, window, patience_init,
             patience_not_right)
@@ -204,6 +236,14 @@ pub mod defaults {
     pub const FINETUNE_LR: f64 = 1e-4;
     /// Test share of a single user data file.
     pub const TEST_FRACTION: f64 = 0.2;
+    /// CNN: encoder convolution channels (the decoder mirrors them).
+    pub const CHANNELS: [usize; 2] = [16, 32];
+    /// CNN: square kernel size.
+    pub const KERNEL: usize = 3;
+    /// CNN: stride.
+    pub const STRIDE: usize = 2;
+    /// CNN: zero padding.
+    pub const PADDING: usize = 1;
 }
 
 /// Resolved options of the adaptive rank (defaults: [`AdaptiveConfig::default`],
@@ -349,6 +389,10 @@ pub struct TrainConfig {
     /// Adaptive rank (`k` is then the initial rank `k_max`).
     #[serde(default)]
     pub adaptive: Option<AdaptiveConfig>,
+    /// Convolutional architecture (`--arch cnn`); `None` for the MLP
+    /// (`width`, `enc_depth` and `dec_depth` apply to the MLP only).
+    #[serde(default)]
+    pub cnn: Option<CnnSpec>,
 }
 
 impl TrainConfig {
@@ -397,9 +441,32 @@ impl TrainConfig {
             finetune_lr: opts.finetune_lr.unwrap_or(d::FINETUNE_LR),
             seed: opts.seed.unwrap_or(0),
             adaptive,
+            cnn: resolve_cnn(opts, input_dim)?,
         };
         cfg.validate(n_train, input_dim)?;
         Ok(cfg)
+    }
+
+    /// Freshly initialized encoder and decoder (in this order from `rng`).
+    ///
+    /// # Errors
+    /// An invalid CNN geometry (caught by [`TrainConfig::validate`] first).
+    pub fn networks<R: rand::Rng + ?Sized>(
+        &self,
+        input_dim: usize,
+        rng: &mut R,
+    ) -> Result<(Network<f32>, Network<f32>)> {
+        Ok(match &self.cnn {
+            None => {
+                let enc = Network::mlp(&self.encoder_dims(input_dim), self.activation, rng);
+                let dec = Network::mlp(&self.decoder_dims(input_dim), self.activation, rng);
+                (enc, dec)
+            }
+            Some(spec) => (
+                spec.encoder(self.latent, self.activation, rng)?,
+                spec.decoder(self.latent, self.activation, rng)?,
+            ),
+        })
     }
 
     /// Every constraint on the hyperparameters, checked once.
@@ -440,10 +507,18 @@ impl TrainConfig {
             bail!("the number of training steps must be between 1 and {MAX_STEPS}");
         }
         // Largest weight matrix (rows x cols floats) must fit in memory: 2^28 floats = 1 GiB.
-        const MAX_LAYER_FLOATS: usize = 1 << 28;
+        const MAX_LAYER_FLOATS: usize = crate::nn::cnn::MAX_LAYER_FLOATS;
         let widest = input_dim.max(self.width).max(self.latent);
         let second = self.width.max(self.latent);
-        if widest
+        if let Some(spec) = &self.cnn {
+            let (c, h, w) = spec.image;
+            if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(input_dim) {
+                bail!(
+                    "the image shape {c} x {h} x {w} does not match the data's {input_dim} features"
+                );
+            }
+            spec.plan(self.latent).context("--arch cnn")?;
+        } else if widest
             .checked_mul(second)
             .is_none_or(|n| n > MAX_LAYER_FLOATS)
         {
@@ -498,6 +573,58 @@ fn dims(first: usize, width: usize, hidden: usize, last: usize) -> Vec<usize> {
     d.extend(std::iter::repeat_n(width, hidden));
     d.push(last);
     d
+}
+
+/// The declared image shape `C,H,W` of `opts`, checked against the data's
+/// `input_dim` features.
+///
+/// # Errors
+/// Not three positive entries, or `C·H·W != input_dim`.
+pub fn image_shape(opts: &FitOptions, input_dim: usize) -> Result<Option<(usize, usize, usize)>> {
+    let Some(v) = &opts.image_shape else {
+        return Ok(None);
+    };
+    let &[c, h, w] = v.as_slice() else {
+        bail!("--image-shape needs three values C,H,W (got {})", v.len());
+    };
+    if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(input_dim) || input_dim == 0 {
+        bail!(
+            "--image-shape {c},{h},{w} does not match the data's {input_dim} features per sample"
+        );
+    }
+    Ok(Some((c, h, w)))
+}
+
+/// The CNN spec of `opts` (`None` for `--arch mlp`), defaults applied.
+fn resolve_cnn(opts: &FitOptions, input_dim: usize) -> Result<Option<CnnSpec>> {
+    use defaults as d;
+    let image = image_shape(opts, input_dim)?;
+    let cnn_opts = opts.channels.is_some()
+        || opts.kernel.is_some()
+        || opts.stride.is_some()
+        || opts.padding.is_some();
+    let mlp_opts = opts.width.is_some() || opts.enc_depth.is_some() || opts.dec_depth.is_some();
+    match opts.arch.unwrap_or(Arch::Mlp) {
+        Arch::Mlp if cnn_opts => {
+            bail!("--channels, --kernel, --stride and --padding need --arch cnn")
+        }
+        Arch::Mlp => Ok(None),
+        Arch::Cnn if mlp_opts => {
+            bail!("--width, --enc-depth and --dec-depth apply to --arch mlp only")
+        }
+        Arch::Cnn => {
+            let image = image.context(
+                "--arch cnn needs image data: declare the row layout with --image-shape C,H,W",
+            )?;
+            Ok(Some(CnnSpec {
+                image,
+                channels: opts.channels.clone().unwrap_or(d::CHANNELS.to_vec()),
+                kernel: opts.kernel.unwrap_or(d::KERNEL),
+                stride: opts.stride.unwrap_or(d::STRIDE),
+                padding: opts.padding.unwrap_or(d::PADDING),
+            }))
+        }
+    }
 }
 
 /// Validates a test fraction in (0, 1).

@@ -6,12 +6,14 @@
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use rrae_format::heapless;
-use rrae_format::meta::{Activation, Basis, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS};
+use rrae_format::meta::{
+    Activation, Basis, Conv, Layer, Normalization, ParamTable, Sampler, MAX_LAYERS,
+};
 use rrae_format::{ModelMeta, ModelWriter};
 
 use crate::basis;
 use crate::data::Normalizer;
-use crate::nn::{Dense, Mlp};
+use crate::nn::{Dense, Layer as NetLayer, Network};
 use crate::train::RraeModel;
 
 /// What goes into the file besides the networks.
@@ -35,47 +37,118 @@ fn f32s(a: &Array2<f64>) -> Vec<f32> {
     a.iter().map(|&v| v as f32).collect()
 }
 
-fn layer(w: &mut ModelWriter, d: &Dense<f32>) -> Layer {
-    let weight = w.tensor(d.w.as_standard_layout().as_slice().unwrap_or(&[]));
-    let bias = w.tensor(d.b.as_slice().unwrap_or(&[]));
-    Layer::Dense {
-        in_dim: d.in_dim() as u32,
-        out_dim: d.out_dim() as u32,
-        weight,
-        bias,
-        activation: d.act,
+fn layer(w: &mut ModelWriter, l: &NetLayer<f32>) -> Result<Layer> {
+    match l {
+        NetLayer::Dense(d) => {
+            let weight = w.tensor(d.w.as_standard_layout().as_slice().unwrap_or(&[]));
+            let bias = w.tensor(d.b.as_slice().unwrap_or(&[]));
+            Ok(Layer::Dense {
+                in_dim: d.in_dim() as u32,
+                out_dim: d.out_dim() as u32,
+                weight,
+                bias,
+                activation: d.act,
+            })
+        }
+        NetLayer::Conv2d { conv, act } => {
+            let s = conv.spec();
+            let geometry = (s.kernel, s.stride, s.padding);
+            let (weight, bias) = (&conv.w, &conv.b);
+            let c = conv_layer(w, conv.in_shape(), s.out_channels, geometry, weight, bias)?;
+            Ok(Layer::Conv2d(Conv {
+                activation: *act,
+                ..c
+            }))
+        }
+        NetLayer::ConvTranspose2d { conv, act } => {
+            let s = conv.spec();
+            let geometry = (s.kernel, s.stride, s.padding);
+            let (weight, bias) = (&conv.w, &conv.b);
+            let c = conv_layer(w, conv.in_shape(), s.out_channels, geometry, weight, bias)?;
+            let (oh, ow) = s.output_padding;
+            Ok(Layer::ConvTranspose2d {
+                conv: Conv {
+                    activation: *act,
+                    ..c
+                },
+                output_padding: [u32_of(oh)?, u32_of(ow)?],
+            })
+        }
     }
+}
+
+fn u32_of(v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| anyhow::anyhow!("a layer size {v} does not fit the model file"))
+}
+
+/// `(kernel, stride, padding)`, each `(height, width)`.
+type Geometry = ((usize, usize), (usize, usize), (usize, usize));
+
+/// The file's [`Conv`] (identity activation) for a convolution's input
+/// shape, geometry and parameters; the weight layouts of the trainer and
+/// the format are the same.
+fn conv_layer(
+    w: &mut ModelWriter,
+    (c, h, wd): (usize, usize, usize),
+    out_channels: usize,
+    (kernel, stride, padding): Geometry,
+    weight: &ndarray::Array4<f32>,
+    bias: &Array1<f32>,
+) -> Result<Conv> {
+    let pair = |(a, b): (usize, usize)| -> Result<[u32; 2]> { Ok([u32_of(a)?, u32_of(b)?]) };
+    Ok(Conv {
+        in_channels: u32_of(c)?,
+        in_height: u32_of(h)?,
+        in_width: u32_of(wd)?,
+        out_channels: u32_of(out_channels)?,
+        kernel: pair(kernel)?,
+        stride: pair(stride)?,
+        padding: pair(padding)?,
+        weight: w.tensor(weight.as_standard_layout().as_slice().unwrap_or(&[])),
+        bias: w.tensor(bias.as_slice().unwrap_or(&[])),
+        activation: Activation::Identity,
+    })
 }
 
 fn layers(
     w: &mut ModelWriter,
-    net: &Mlp<f32>,
+    net: &Network<f32>,
     what: &str,
 ) -> Result<heapless::Vec<Layer, MAX_LAYERS>> {
     let mut out = heapless::Vec::new();
-    for d in &net.layers {
-        out.push(layer(w, d))
+    for l in &net.layers {
+        out.push(layer(w, l)?)
             .map_err(|_| anyhow::anyhow!("the {what} has more than {MAX_LAYERS} layers"))?;
     }
     Ok(out)
 }
 
+/// The dense layer at one end of a network (where the basis folds in).
+fn dense_end<'a>(layer: Option<&'a mut NetLayer<f32>>, what: &str) -> Result<&'a mut Dense<f32>> {
+    match layer {
+        Some(NetLayer::Dense(d)) => Ok(d),
+        _ => anyhow::bail!("cannot fold the basis: the {what} is not a dense layer"),
+    }
+}
+
 /// Folds `U_k` (`L x k`) into the networks: encoder last layer
 /// `W' = U_kᵀ W`, `b' = U_kᵀ b`; decoder first layer `W₁' = W₁ U_k`
-/// (computed in f64).
-pub fn fold(model: &RraeModel) -> (Mlp<f32>, Mlp<f32>) {
+/// (computed in f64). Both layers must be dense (true of every
+/// architecture the trainer builds).
+///
+/// # Errors
+/// If the encoder's last or the decoder's first layer is not dense.
+pub fn fold(model: &RraeModel) -> Result<(Network<f32>, Network<f32>)> {
     let u = model.u_k.mapv(f64::from);
     let (mut enc, mut dec) = (model.encoder.clone(), model.decoder.clone());
-    if let Some(last) = enc.layers.last_mut() {
-        let w: Array2<f64> = u.t().dot(&last.w.mapv(f64::from));
-        let b: Array1<f64> = u.t().dot(&last.b.mapv(f64::from));
-        last.w = w.mapv(|v| v as f32);
-        last.b = b.mapv(|v| v as f32);
-    }
-    if let Some(first) = dec.layers.first_mut() {
-        first.w = first.w.mapv(f64::from).dot(&u).mapv(|v| v as f32);
-    }
-    (enc, dec)
+    let last = dense_end(enc.layers.last_mut(), "encoder's last layer")?;
+    let w: Array2<f64> = u.t().dot(&last.w.mapv(f64::from));
+    let b: Array1<f64> = u.t().dot(&last.b.mapv(f64::from));
+    last.w = w.mapv(|v| v as f32);
+    last.b = b.mapv(|v| v as f32);
+    let first = dense_end(dec.layers.first_mut(), "decoder's first layer")?;
+    first.w = first.w.mapv(f64::from).dot(&u).mapv(|v| v as f32);
+    Ok((enc, dec))
 }
 
 /// Per-feature `(shift, scale)` of `n` for `dim` features (`None` for no
@@ -101,13 +174,22 @@ fn shift_scale(n: &Normalizer, dim: usize) -> Result<Option<(Vec<f64>, Vec<f64>)
 /// First encoder layer: `W' = W diag(1/scale)`, `b' = b - W (shift/scale)`;
 /// last decoder layer: `W' = diag(scale) W`, `b' = scale * b + shift`
 /// (computed in f64). Only possible when the last decoder layer's activation
-/// is [`Activation::Identity`]; returns `false` and leaves the networks
-/// untouched otherwise (and for [`Normalizer::None`]).
+/// is [`Activation::Identity`] and both layers are dense; returns `false`
+/// and leaves the networks untouched otherwise (and for
+/// [`Normalizer::None`]). A convolution's zero padding is not the
+/// normalized image of a zero input, so a normalization never folds into a
+/// first convolution; the file then keeps the normalization.
 ///
 /// # Errors
 /// If the normalization's width differs from the networks'.
-pub fn fold_normalization(n: &Normalizer, enc: &mut Mlp<f32>, dec: &mut Mlp<f32>) -> Result<bool> {
-    let (Some(first), Some(last)) = (enc.layers.first_mut(), dec.layers.last_mut()) else {
+pub fn fold_normalization(
+    n: &Normalizer,
+    enc: &mut Network<f32>,
+    dec: &mut Network<f32>,
+) -> Result<bool> {
+    let (Some(NetLayer::Dense(first)), Some(NetLayer::Dense(last))) =
+        (enc.layers.first_mut(), dec.layers.last_mut())
+    else {
         return Ok(false);
     };
     let Some((shift, scale)) = shift_scale(n, first.in_dim())? else {
@@ -155,7 +237,7 @@ pub fn model_bytes(input: &ExportInput<'_>) -> Result<Vec<u8>> {
     let model = input.model;
     let mut w = ModelWriter::new();
     let (mut enc, mut dec) = if input.fold {
-        fold(model)
+        fold(model)?
     } else {
         (model.encoder.clone(), model.decoder.clone())
     };
@@ -174,7 +256,7 @@ pub fn model_bytes(input: &ExportInput<'_>) -> Result<Vec<u8>> {
         normalization(&mut w, input.normalizer)
     };
 
-    let alpha = model.encode(input.train).mapv(f64::from);
+    let alpha = model.encode(input.train)?.mapv(f64::from);
     let (mean, chol) =
         basis::coefficient_gaussian(alpha.view()).context("fitting the coefficient Gaussian")?;
     let sampler = Some(Sampler {

@@ -328,11 +328,7 @@ fn divergence_stops_and_keeps_last_good_checkpoint() {
     assert!(!dir.join("model.rrae").exists());
     let ck = Checkpoint::load(&dir.join(FILE_NAME)).unwrap();
     assert!(ck.state.step >= 1);
-    let finite = |m: &rrae_trainer::nn::Mlp<f32>| {
-        m.layers
-            .iter()
-            .all(|l| l.w.iter().chain(&l.b).all(|v| v.is_finite()))
-    };
+    let finite = |m: &rrae_trainer::nn::Network<f32>| m.tensors().flatten().all(|v| v.is_finite());
     assert!(finite(&ck.state.encoder) && finite(&ck.state.decoder));
 }
 
@@ -375,4 +371,64 @@ fn resume_refused_for_adaptive_rank() {
         &fit_data(&d, &p, &["--adaptive", "--resume"]),
         &["--resume is not supported for adaptive-rank runs"],
     );
+}
+
+/// `trainer fit --data FILE --quiet` plus `extra` (no MLP options).
+fn fit_cnn(d: &Dir, file: &Path, extra: &[&str]) -> Output {
+    let (file, out) = (s(file), d.out());
+    let mut args = vec!["fit", "--quiet", "--data", &file, "--out", &out];
+    args.extend_from_slice(&["--steps", "2", "--finetune-steps", "0"]);
+    args.extend_from_slice(extra);
+    trainer(&args)
+}
+
+#[test]
+fn cnn_without_image_shape() {
+    let d = Dir::new();
+    let p = d.text("data.csv", &good_csv(20, 16));
+    assert_one_error(
+        &fit_cnn(&d, &p, &["--arch", "cnn"]),
+        &["--arch cnn needs image data", "--image-shape C,H,W"],
+    );
+}
+
+#[test]
+fn image_shape_that_does_not_fit_the_data() {
+    let d = Dir::new();
+    let p = d.text("data.csv", &good_csv(20, 16));
+    assert_one_error(
+        &fit_cnn(&d, &p, &["--arch", "cnn", "--image-shape", "1,3,3"]),
+        &["--image-shape 1,3,3", "16 features"],
+    );
+    assert_one_error(
+        &fit_cnn(&d, &p, &["--image-shape", "4,4"]),
+        &["--image-shape needs three values"],
+    );
+}
+
+#[test]
+fn impossible_cnn_geometry() {
+    let d = Dir::new();
+    let p = d.text("data.csv", &good_csv(20, 16));
+    let shape = ["--arch", "cnn", "--image-shape", "1,4,4"];
+    fn with<'a>(shape: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [shape, extra].concat()
+    }
+    assert_one_error(
+        &fit_cnn(&d, &p, &with(&shape, &["--kernel", "9", "--padding", "0"])),
+        &["encoder convolution 1 on 1 x 4 x 4", "kernel 9"],
+    );
+    assert_one_error(
+        &fit_cnn(&d, &p, &with(&shape, &["--channels", "8,0"])),
+        &["--channels entry 0"],
+    );
+    assert_one_error(
+        &fit_cnn(&d, &p, &with(&shape, &["--stride", "0"])),
+        &["stride 0"],
+    );
+    assert_one_error(
+        &fit_cnn(&d, &p, &with(&shape, &["--width", "8"])),
+        &["--arch mlp only"],
+    );
+    assert_one_error(&fit_cnn(&d, &p, &["--channels", "8"]), &["need --arch cnn"]);
 }

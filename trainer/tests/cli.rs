@@ -148,3 +148,65 @@ fn tiny_fit_then_inspect_and_eval() {
     .abs();
     assert!(diff < 1e-9, "eval and fit disagree by {diff}");
 }
+
+/// `--arch cnn` from a TOML file on flat CSV rows declared to be 1 x 8 x 8
+/// images: the model file holds the convolutions and `inspect` shows them.
+#[test]
+fn tiny_cnn_fit_from_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = dir.path().join("blobs.csv");
+    let rows: Vec<String> = (0..40)
+        .map(|i| {
+            let (x0, y0) = ((i % 7) as f32 - 3.0, (i / 7) as f32 - 3.0);
+            let px: Vec<String> = (0..64)
+                .map(|p| {
+                    let (y, x) = ((p / 8) as f32 - 3.5, (p % 8) as f32 - 3.5);
+                    format!("{}", (-((x - x0).powi(2) + (y - y0).powi(2)) / 4.0).exp())
+                })
+                .collect();
+            px.join(",")
+        })
+        .collect();
+    std::fs::write(&data, rows.join("\n") + "\n").unwrap();
+    let cfg = dir.path().join("fit.toml");
+    std::fs::write(
+        &cfg,
+        "arch = \"cnn\"\nimage-shape = [1, 8, 8]\nchannels = [4, 8]\nk = 2\nlatent = 8\n\
+         steps = 30\nfinetune-steps = 5\n",
+    )
+    .unwrap();
+    let fit = trainer(&[
+        "fit",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["config"]["cnn"]["channels"],
+        serde_json::json!([4, 8])
+    );
+    let inspect = trainer(&["inspect", out.join("model.rrae").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    for line in [
+        "conv2d 1x8x8 -> 4x4x4 (kernel 3x3, stride 2x2, padding 1x1), elu",
+        "conv2d 4x4x4 -> 8x2x2",
+        "dense 32 -> 2, identity",
+        "dense 2 -> 32, elu",
+        "conv-transpose2d 8x2x2 -> 4x4x4",
+        "conv-transpose2d 4x4x4 -> 1x8x8 (kernel 3x3, stride 2x2, padding 1x1, output padding 1x1), identity",
+    ] {
+        assert!(text.contains(line), "{line:?} not in {text}");
+    }
+}

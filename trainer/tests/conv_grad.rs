@@ -396,6 +396,45 @@ fn im2col_and_col2im_are_adjoint() {
     assert!(matches!(bad, Err(ConvError::Shape { what: "image", .. })));
 }
 
+/// The row-major fast paths of `im2col` / `col2im` against the generic
+/// per-tap path taken for other layouts (a column-major copy of the same
+/// arrays), on random geometries including padding larger than the kernel
+/// and strides larger than the kernel.
+#[test]
+fn im2col_fast_path_matches_generic_path() {
+    let mut rng = StdRng::seed_from_u64(21);
+    for _ in 0..200 {
+        let c = rng.random_range(1..4);
+        let (h, w) = (rng.random_range(1..9), rng.random_range(1..9));
+        let k = (rng.random_range(1..5), rng.random_range(1..5));
+        let s = (rng.random_range(1..4), rng.random_range(1..4));
+        let p = (rng.random_range(0..5), rng.random_range(0..5));
+        let Ok(win) = ConvWindow::new(c, (h, w), k, s, p) else {
+            continue;
+        };
+        let x: Array3<f64> = uniform((c, h, w), &mut rng);
+        let cm: Array2<f64> = uniform(win.col_shape(), &mut rng);
+        let (rows, cols) = win.col_shape();
+        let mut fast_col = Array2::zeros((rows, cols));
+        let mut slow_col = Array2::zeros((cols, rows)).reversed_axes();
+        let mut x_f = Array3::zeros((w, h, c)).reversed_axes();
+        x_f.assign(&x);
+        im2col(&win, x.view(), fast_col.view_mut()).unwrap();
+        im2col(&win, x_f.view(), slow_col.view_mut()).unwrap();
+        assert_eq!(fast_col, slow_col, "{win:?}");
+
+        let mut fast_img = Array3::zeros((c, h, w));
+        let mut slow_img = Array3::zeros((w, h, c)).reversed_axes();
+        col2im(&win, cm.view(), fast_img.view_mut()).unwrap();
+        col2im(&win, cm.view(), slow_img.view_mut()).unwrap();
+        let close = fast_img
+            .iter()
+            .zip(&slow_img)
+            .all(|(a, b)| (a - b).abs() <= 1e-12 * a.abs().max(1.0));
+        assert!(close, "{win:?}");
+    }
+}
+
 /// Output sizes of common autoencoder stages, as PyTorch computes them.
 #[test]
 fn output_sizes_match_pytorch() {

@@ -196,6 +196,18 @@ pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
     ))
 }
 
+/// Applies a declared `--image-shape` to `ds` (checked against its width),
+/// or passes the data set's own image shape on to the options.
+fn with_image_shape(opts: &FitOptions, ds: &mut Dataset) -> Result<FitOptions> {
+    if let Some(shape) = config::image_shape(opts, ds.train.ncols())? {
+        ds.image_shape = Some(shape);
+    }
+    Ok(FitOptions {
+        image_shape: ds.image_shape.map(|(c, h, w)| vec![c, h, w]),
+        ..opts.clone()
+    })
+}
+
 fn progress_bar(total: usize, show: bool) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -225,7 +237,8 @@ pub fn fit_with(
     show_progress: bool,
     run: &RunControl,
 ) -> Result<FitOutcome> {
-    let (ds, builtin) = load_data(opts)?;
+    let (mut ds, builtin) = load_data(opts)?;
+    let opts = &with_image_shape(opts, &mut ds)?;
     let kind = match opts.normalize {
         Some(NormalizeKind::None) => NormKind::None,
         Some(NormalizeKind::Global) => NormKind::Global,

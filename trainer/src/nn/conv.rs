@@ -84,6 +84,7 @@ use ndarray::{
     Array1, Array2, Array4, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, NdFloat,
 };
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::im2col::{col2im, im2col, positive, ConvWindow};
@@ -162,7 +163,7 @@ impl ConvError {
 }
 
 /// Hyper-parameters of a [`Conv2d`]. Pairs are `(height, width)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conv2dSpec {
     /// Input channels.
     pub in_channels: usize,
@@ -179,7 +180,7 @@ pub struct Conv2dSpec {
 }
 
 /// Hyper-parameters of a [`ConvTranspose2d`]. Pairs are `(height, width)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvTranspose2dSpec {
     /// Input channels.
     pub in_channels: usize,
@@ -220,9 +221,15 @@ impl<T: NdFloat> ConvGrad<T> {
 /// Reusable scratch memory (the column matrix) for forward and backward
 /// passes. One workspace can serve any number of layers; it grows to the
 /// largest column matrix seen and is then reused without allocating.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConvWorkspace<T> {
     col: Vec<T>,
+}
+
+impl<T> Default for ConvWorkspace<T> {
+    fn default() -> Self {
+        Self { col: Vec::new() }
+    }
 }
 
 impl<T: NdFloat> ConvWorkspace<T> {
@@ -552,8 +559,67 @@ fn reset_grad<'a, T: NdFloat>(
     Ok((dw, &mut grad.b))
 }
 
+/// `v` in another float type (f32 <-> f64 always converts).
+fn cast<T: NdFloat, U: NdFloat>(v: T) -> U {
+    U::from(v).unwrap_or_else(U::zero)
+}
+
+/// The serialized form of a convolution layer: hyper-parameters, weights,
+/// biases (the derived geometry is recomputed on load).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Parts<S, T> {
+    spec: S,
+    w: Array4<T>,
+    b: Array1<T>,
+}
+
+impl<T: NdFloat> From<Conv2d<T>> for Parts<Conv2dSpec, T> {
+    fn from(l: Conv2d<T>) -> Self {
+        Self {
+            spec: l.spec,
+            w: l.w,
+            b: l.b,
+        }
+    }
+}
+
+impl<T: NdFloat> TryFrom<Parts<Conv2dSpec, T>> for Conv2d<T> {
+    type Error = ConvError;
+    fn try_from(p: Parts<Conv2dSpec, T>) -> Result<Self, ConvError> {
+        Self::new(p.spec, p.w, p.b)
+    }
+}
+
+impl<T: NdFloat> From<ConvTranspose2d<T>> for Parts<ConvTranspose2dSpec, T> {
+    fn from(l: ConvTranspose2d<T>) -> Self {
+        Self {
+            spec: l.spec,
+            w: l.w,
+            b: l.b,
+        }
+    }
+}
+
+impl<T: NdFloat> TryFrom<Parts<ConvTranspose2dSpec, T>> for ConvTranspose2d<T> {
+    type Error = ConvError;
+    fn try_from(p: Parts<ConvTranspose2dSpec, T>) -> Result<Self, ConvError> {
+        Self::new(p.spec, p.w, p.b)
+    }
+}
+
 /// 2-D convolution, `y = W ⋆ x + b` (PyTorch's `Conv2d`, cross-correlation).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized as its spec, weights and biases; deserialization re-validates
+/// them through [`Conv2d::new`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    into = "Parts<Conv2dSpec, T>",
+    try_from = "Parts<Conv2dSpec, T>",
+    bound(
+        serialize = "T: NdFloat + Serialize",
+        deserialize = "T: NdFloat + serde::de::DeserializeOwned"
+    )
+)]
 pub struct Conv2d<T> {
     /// `out_channels x in_channels x kh x kw` weights (row-major).
     pub w: Array4<T>,
@@ -591,6 +657,16 @@ impl<T: NdFloat> Conv2d<T> {
     /// The hyper-parameters.
     pub fn spec(&self) -> &Conv2dSpec {
         &self.spec
+    }
+
+    /// The same layer in another float type.
+    pub fn cast<U: NdFloat>(&self) -> Conv2d<U> {
+        Conv2d {
+            w: self.w.map(|&v| cast(v)),
+            b: self.b.map(|&v| cast(v)),
+            spec: self.spec,
+            pass: self.pass,
+        }
     }
 
     /// Input image shape `(C, H, W)`.
@@ -661,7 +737,18 @@ impl<T: NdFloat> Conv2d<T> {
 
 /// Transposed 2-D convolution (PyTorch's `ConvTranspose2d`): the adjoint of
 /// the [`Conv2d`] with the same weights, plus a bias per output channel.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized as its spec, weights and biases; deserialization re-validates
+/// them through [`ConvTranspose2d::new`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    into = "Parts<ConvTranspose2dSpec, T>",
+    try_from = "Parts<ConvTranspose2dSpec, T>",
+    bound(
+        serialize = "T: NdFloat + Serialize",
+        deserialize = "T: NdFloat + serde::de::DeserializeOwned"
+    )
+)]
 pub struct ConvTranspose2d<T> {
     /// `in_channels x out_channels x kh x kw` weights (row-major).
     pub w: Array4<T>,
@@ -767,6 +854,16 @@ impl<T: NdFloat> ConvTranspose2d<T> {
     /// The hyper-parameters.
     pub fn spec(&self) -> &ConvTranspose2dSpec {
         &self.spec
+    }
+
+    /// The same layer in another float type.
+    pub fn cast<U: NdFloat>(&self) -> ConvTranspose2d<U> {
+        ConvTranspose2d {
+            w: self.w.map(|&v| cast(v)),
+            b: self.b.map(|&v| cast(v)),
+            spec: self.spec,
+            pass: self.pass,
+        }
     }
 
     /// Input image shape `(in_channels, H, W)`.

@@ -196,6 +196,49 @@ impl ConvWindow {
     }
 }
 
+/// Range `lo..hi` of output positions `o` whose tap `o·s + t − p` lands
+/// inside `0..n` (empty if none), clipped to `0..n_out`.
+fn valid(n: usize, n_out: usize, s: usize, t: usize, p: usize) -> (usize, usize) {
+    let lo = p.saturating_sub(t).div_ceil(s);
+    let hi = if n + p > t {
+        ((n - 1 + p - t) / s + 1).min(n_out)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// Calls `f(col_start, image_start, len)` for every run of column-matrix
+/// entries that read pixels inside the image: on the row-major buffers,
+/// `col[col_start + t]` reads `image[image_start + t·sw]` for `t in 0..len`.
+/// (The fast path of [`im2col`] and [`col2im`]; the runs cover exactly the
+/// taps of [`ConvWindow::for_each_tap`].)
+fn for_each_run(win: &ConvWindow, mut f: impl FnMut(usize, usize, usize)) {
+    let (kh, kw) = win.kernel;
+    let (sh, sw) = win.stride;
+    let (ph, pw) = win.padding;
+    let (h, w) = win.input;
+    let (ho, wo) = win.output;
+    for c in 0..win.channels {
+        for i in 0..kh {
+            let (ylo, yhi) = valid(h, ho, sh, i, ph);
+            for j in 0..kw {
+                let (xlo, xhi) = valid(w, wo, sw, j, pw);
+                if xlo >= xhi {
+                    continue;
+                }
+                let row = (c * kh + i) * kw + j;
+                for oy in ylo..yhi {
+                    let iy = oy * sh + i - ph;
+                    // `valid` guarantees xlo·sw + j ≥ pw.
+                    let ix = xlo * sw + j - pw;
+                    f((row * ho + oy) * wo + xlo, (c * h + iy) * w + ix, xhi - xlo);
+                }
+            }
+        }
+    }
+}
+
 /// Writes the column matrix of `image` (`C x H x W`) into `col`
 /// (`C·kh·kw x Ho·Wo`, overwritten; padding taps are zero).
 pub fn im2col<T: NdFloat>(
@@ -205,6 +248,15 @@ pub fn im2col<T: NdFloat>(
 ) -> Result<(), ConvError> {
     win.check(image.shape(), col.shape())?;
     col.fill(T::zero());
+    let sw = win.stride.1;
+    if let (Some(img), Some(col)) = (image.as_slice(), col.as_slice_mut()) {
+        for_each_run(win, |cs, is, n| {
+            for (d, s) in col[cs..cs + n].iter_mut().zip(img[is..].iter().step_by(sw)) {
+                *d = *s;
+            }
+        });
+        return Ok(());
+    }
     win.for_each_tap(|c, r, k, iy, ix| col[[r, k]] = image[[c, iy, ix]]);
     Ok(())
 }
@@ -218,6 +270,15 @@ pub fn col2im<T: NdFloat>(
 ) -> Result<(), ConvError> {
     win.check(image.shape(), col.shape())?;
     image.fill(T::zero());
+    let sw = win.stride.1;
+    if let (Some(col), Some(img)) = (col.as_slice(), image.as_slice_mut()) {
+        for_each_run(win, |cs, is, n| {
+            for (d, s) in img[is..].iter_mut().step_by(sw).zip(&col[cs..cs + n]) {
+                *d += *s;
+            }
+        });
+        return Ok(());
+    }
     win.for_each_tap(|c, r, k, iy, ix| image[[c, iy, ix]] += col[[r, k]]);
     Ok(())
 }

@@ -2,13 +2,15 @@
 //! the float type (training runs in f32; gradient checks run in f64).
 
 pub mod activation;
+pub mod cnn;
 pub mod conv;
 pub mod dense;
 pub mod im2col;
 pub mod loss;
-pub mod mlp;
+pub mod network;
 
 pub use activation::Activation;
+pub use cnn::{CnnError, CnnSpec};
 pub use dense::{Dense, DenseGrad};
 pub use loss::relative_loss;
-pub use mlp::{Grads, Mlp, Workspace};
+pub use network::{Grads, Layer, LayerGrad, NetError, Network, Workspace};

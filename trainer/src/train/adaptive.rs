@@ -294,12 +294,12 @@ impl ReferenceTracker {
 /// # Errors
 /// Invalid `k` or a non-finite latent.
 pub fn full_loss(state: &TrainState, data: ArrayView2<f32>, k: usize) -> Result<f64> {
-    let latents = state.encoder.predict(data);
+    let latents = state.encoder.predict(data)?;
     let (yk, _) = rank_layer::truncate(latents.view(), k)
         .with_context(|| format!("evaluating rank {k} on the training set"))?;
     Ok(relative_error_percent(
         data,
-        state.decoder.predict(yk.view()).view(),
+        state.decoder.predict(yk.view())?.view(),
     ))
 }
 
@@ -368,7 +368,7 @@ pub fn search(
                     // Second chance: a fresh initialization trained at this k
                     // alone (low ranks train slowly from a truncated warm start).
                     let step = state.step;
-                    *state = TrainState::new(trainer.cfg, trainer.data.ncols());
+                    *state = TrainState::new(trainer.cfg, trainer.data.ncols())?;
                     state.step = step;
                     trainer.run_segment(state, step, a.retry_steps, planned, observe)?;
                     loss = full_loss(state, trainer.data(), rule.current())?;

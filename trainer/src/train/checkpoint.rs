@@ -39,8 +39,9 @@ use crate::config::TrainConfig;
 
 /// File name of the checkpoint inside the output directory.
 pub const FILE_NAME: &str = "checkpoint.bin";
-/// Checkpoint format version written and read.
-pub const VERSION: u32 = 1;
+/// Checkpoint format version written and read (2: networks are layer
+/// lists that may hold convolutions, and the configuration has `cnn`).
+pub const VERSION: u32 = 2;
 /// Default of `--checkpoint-every` (steps).
 pub const DEFAULT_EVERY: usize = 500;
 
@@ -248,16 +249,11 @@ impl Checkpoint {
                 ),
             });
         }
-        let dims = |net: &crate::nn::Mlp<f32>| {
-            let mut d: Vec<usize> = net.layers.iter().map(|l| l.in_dim()).collect();
-            d.extend(net.layers.last().map(|l| l.out_dim()));
-            d
-        };
-        let input = data.cols as usize;
-        if dims(&self.state.encoder) != config.encoder_dims(input)
-            || dims(&self.state.decoder) != config.decoder_dims(input)
-            || self.state.step > config.steps
-        {
+        let fresh = TrainState::new(config, data.cols as usize);
+        let fits = fresh.is_ok_and(|f| {
+            f.encoder.same_shape(&self.state.encoder) && f.decoder.same_shape(&self.state.decoder)
+        });
+        if !fits || self.state.step > config.steps {
             return Err(CheckpointError::Malformed {
                 path: path.to_path_buf(),
                 reason: "its networks or step do not fit its configuration".into(),
@@ -417,12 +413,7 @@ impl Checkpointer {
 
 /// Whether every parameter of both networks is finite.
 fn finite(state: &TrainState) -> bool {
-    state
-        .encoder
-        .layers
-        .iter()
-        .chain(&state.decoder.layers)
-        .all(|l| l.w.iter().chain(&l.b).all(|v| v.is_finite()))
+    state.encoder.is_finite() && state.decoder.is_finite()
 }
 
 #[cfg(test)]
@@ -439,7 +430,7 @@ mod tests {
         };
         let config = TrainConfig::resolve(&opts, 8, 5).unwrap();
         let data = ndarray::Array2::<f32>::ones((8, 5));
-        let state = TrainState::new(&config, 5);
+        let state = TrainState::new(&config, 5).unwrap();
         let ck = Checkpoint {
             config,
             data: DataFingerprint::of(data.view()),
@@ -459,6 +450,44 @@ mod tests {
         back.check_matches(&ck.config, ck.data, &p).unwrap();
     }
 
+    /// A CNN state (convolution layers in both networks) round-trips
+    /// exactly, and a state whose layers do not fit the configuration is
+    /// refused.
+    #[test]
+    fn cnn_state_round_trips_and_shapes_are_checked() {
+        let opts = FitOptions {
+            arch: Some(crate::config::Arch::Cnn),
+            image_shape: Some(vec![1, 6, 6]),
+            channels: Some(vec![2, 3]),
+            latent: Some(4),
+            steps: Some(10),
+            ..Default::default()
+        };
+        let config = TrainConfig::resolve(&opts, 8, 36).unwrap();
+        let data = DataFingerprint::of(ndarray::Array2::<f32>::ones((8, 36)).view());
+        let state = TrainState::new(&config, 36).unwrap();
+        assert_eq!(state.encoder.layers.len(), 3);
+        let ck = Checkpoint {
+            config: config.clone(),
+            data,
+            state,
+        };
+        let p = PathBuf::from("ck.bin");
+        let back = Checkpoint::from_bytes(&ck.to_bytes().unwrap(), &p).unwrap();
+        // (`last_loss` is NaN before the first step, so compare the parts.)
+        assert_eq!(back.state.encoder, ck.state.encoder);
+        assert_eq!(back.state.decoder, ck.state.decoder);
+        assert_eq!(back.to_bytes().unwrap(), ck.to_bytes().unwrap());
+        back.check_matches(&config, data, &p).unwrap();
+
+        let mut other = back.clone();
+        other.state.decoder.layers.pop();
+        assert!(matches!(
+            other.check_matches(&config, data, &p),
+            Err(CheckpointError::Malformed { .. })
+        ));
+    }
+
     #[test]
     fn corrupt_truncated_and_newer_files_are_rejected() {
         let (ck, p) = sample();
@@ -476,10 +505,10 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert!(err(&flipped).to_string().contains("CRC mismatch"));
         let mut newer = bytes.clone();
-        newer[8] = 2;
+        newer[8] = VERSION as u8 + 1;
         assert!(matches!(
             err(&newer),
-            CheckpointError::Version { found: 2, .. }
+            CheckpointError::Version { found, .. } if found == VERSION + 1
         ));
         assert!(matches!(
             err(b"RRAE0000 not a checkpoint at all"),
@@ -527,7 +556,7 @@ mod tests {
         assert_eq!(Checkpoint::load(&path).unwrap().state.step, 3);
         flag.store(false, Ordering::SeqCst);
         state.step = ck.config.steps;
-        state.encoder.layers[0].w[(0, 0)] = f32::NAN;
+        state.encoder.tensors_mut().next().unwrap()[0] = f32::NAN;
         hook.after_step(&state).unwrap();
         assert_eq!(hook.last_saved(), Some(3));
         assert_eq!(Checkpoint::load(&path).unwrap().state.step, 3);

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use model::RraeModel;
 
 use crate::config::TrainConfig;
-use crate::nn::{relative_loss, Grads, Mlp, Workspace};
+use crate::nn::{relative_loss, Grads, Network, Workspace};
 use crate::optim::Optimizer;
 use crate::{basis, rank_layer};
 
@@ -28,9 +28,9 @@ use crate::{basis, rank_layer};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
     /// Encoder parameters.
-    pub encoder: Mlp<f32>,
+    pub encoder: Network<f32>,
     /// Decoder parameters.
-    pub decoder: Mlp<f32>,
+    pub decoder: Network<f32>,
     /// Optimizer moments and learning rate.
     pub optimizer: Optimizer<f32>,
     /// Steps taken.
@@ -43,18 +43,20 @@ pub struct TrainState {
 
 impl TrainState {
     /// Freshly initialized networks (seeded by `cfg.seed`).
-    pub fn new(cfg: &TrainConfig, input_dim: usize) -> Self {
+    ///
+    /// # Errors
+    /// An invalid architecture (see [`TrainConfig::networks`]).
+    pub fn new(cfg: &TrainConfig, input_dim: usize) -> Result<Self> {
         let mut rng = StdRng::seed_from_u64(cfg.seed);
-        let encoder = Mlp::new(&cfg.encoder_dims(input_dim), cfg.activation, &mut rng);
-        let decoder = Mlp::new(&cfg.decoder_dims(input_dim), cfg.activation, &mut rng);
-        Self {
+        let (encoder, decoder) = cfg.networks(input_dim, &mut rng)?;
+        Ok(Self {
             encoder,
             decoder,
             optimizer: Optimizer::new(cfg.optimizer, cfg.lr),
             step: 0,
             stage: 0,
             last_loss: f32::NAN,
-        }
+        })
     }
 }
 
@@ -184,7 +186,7 @@ impl<'a> Trainer<'a> {
     pub fn step(&mut self, state: &mut TrainState) -> Result<f32> {
         let rows = self.batches.indices(state.step);
         gather(self.data, rows, &mut self.xb);
-        let y = state.encoder.forward(self.xb.view(), &mut self.enc_ws);
+        let y = state.encoder.forward(self.xb.view(), &mut self.enc_ws)?;
         let (yk, cache) = match rank_layer::truncate(y, self.k) {
             Ok(t) => t,
             Err(e @ rank_layer::RankError::NonFinite { .. }) => bail!(
@@ -193,7 +195,7 @@ impl<'a> Trainer<'a> {
             ),
             Err(e) => return Err(e).context(format!("step {}", state.step)),
         };
-        let x_hat = state.decoder.forward(yk.view(), &mut self.dec_ws);
+        let x_hat = state.decoder.forward(yk.view(), &mut self.dec_ws)?;
         let loss = relative_loss(x_hat, self.xb.view(), self.grad_out.view_mut());
         if !loss.is_finite() {
             bail!(
@@ -209,7 +211,7 @@ impl<'a> Trainer<'a> {
                 self.grad_out.view(),
                 &mut self.dec_grads,
                 true,
-            )
+            )?
             .context("decoder has no layers")?;
         let dy = rank_layer::truncate_backward(&cache, dyk);
         state.encoder.backward(
@@ -218,7 +220,7 @@ impl<'a> Trainer<'a> {
             dy.view(),
             &mut self.enc_grads,
             false,
-        );
+        )?;
         let params = state
             .encoder
             .tensors_mut()
@@ -299,7 +301,7 @@ pub fn finetune_decoder(
     cfg: &TrainConfig,
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<f32> {
-    let projected = model.encode(data).dot(&model.u_k.t());
+    let projected = model.encode(data)?.dot(&model.u_k.t());
     let (b, t) = (cfg.batch, data.ncols());
     let mut batches = Batches::new(cfg.seed.wrapping_add(1), data.nrows(), b);
     let (mut zb, mut xb, mut grad_out) = (
@@ -315,14 +317,14 @@ pub fn finetune_decoder(
         let rows = batches.indices(step);
         gather(projected.view(), rows, &mut zb);
         gather(data, rows, &mut xb);
-        let x_hat = model.decoder.forward(zb.view(), &mut ws);
+        let x_hat = model.decoder.forward(zb.view(), &mut ws)?;
         loss = relative_loss(x_hat, xb.view(), grad_out.view_mut());
         if !loss.is_finite() {
             bail!("decoder fine-tuning diverged at step {step} (loss {loss})");
         }
         model
             .decoder
-            .backward(zb.view(), &mut ws, grad_out.view(), &mut grads, false);
+            .backward(zb.view(), &mut ws, grad_out.view(), &mut grads, false)?;
         opt.step(model.decoder.tensors_mut(), grads.tensors());
         observe(&Progress {
             phase: "finetune",
@@ -384,7 +386,10 @@ pub fn fit_from<'a>(
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<(RraeModel, FitSummary)> {
     cfg.validate(data.nrows(), data.ncols())?;
-    let mut state = start.unwrap_or_else(|| TrainState::new(cfg, data.ncols()));
+    let mut state = match start {
+        Some(s) => s,
+        None => TrainState::new(cfg, data.ncols())?,
+    };
     let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
     let search = match &cfg.adaptive {
         None => {
@@ -404,7 +409,7 @@ pub fn fit_from<'a>(
         k: trainer.k(),
         ..cfg.clone()
     };
-    let latents = state.encoder.predict(data);
+    let latents = state.encoder.predict(data)?;
     let gb = basis::global_basis(latents.view(), cfg.k).context("computing the global basis")?;
     let mut model = RraeModel {
         encoder: state.encoder,

@@ -5,15 +5,15 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::Mlp;
+use crate::nn::{NetError, Network};
 
 /// Encoder, decoder and global basis of a trained model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RraeModel {
     /// `input -> latent` network.
-    pub encoder: Mlp<f32>,
+    pub encoder: Network<f32>,
     /// `latent -> input` network.
-    pub decoder: Mlp<f32>,
+    pub decoder: Network<f32>,
     /// Global basis `U_k`, `latent x k`, orthonormal columns ordered by
     /// singular value.
     pub u_k: Array2<f32>,
@@ -43,17 +43,33 @@ impl RraeModel {
     }
 
     /// Coefficients `α = U_kᵀ e(x)` of every row (`n x k`).
-    pub fn encode(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        self.encoder.predict(x).dot(&self.u_k)
+    ///
+    /// # Errors
+    /// Rows of the wrong width (or networks that do not chain).
+    pub fn encode(&self, x: ArrayView2<f32>) -> Result<Array2<f32>, NetError> {
+        Ok(self.encoder.predict(x)?.dot(&self.u_k))
     }
 
     /// `d(U_k α)` for every row of `alpha` (`n x k` -> `n x input`).
-    pub fn decode(&self, alpha: ArrayView2<f32>) -> Array2<f32> {
+    ///
+    /// # Errors
+    /// As [`RraeModel::encode`].
+    pub fn decode(&self, alpha: ArrayView2<f32>) -> Result<Array2<f32>, NetError> {
+        if alpha.ncols() != self.rank() {
+            return Err(NetError::Width {
+                layer: 0,
+                expected: self.rank(),
+                got: alpha.ncols(),
+            });
+        }
         self.decoder.predict(alpha.dot(&self.u_k.t()).view())
     }
 
     /// `decode(encode(x))`.
-    pub fn reconstruct(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        self.decode(self.encode(x).view())
+    ///
+    /// # Errors
+    /// As [`RraeModel::encode`].
+    pub fn reconstruct(&self, x: ArrayView2<f32>) -> Result<Array2<f32>, NetError> {
+        self.decode(self.encode(x)?.view())
     }
 }
