@@ -152,19 +152,34 @@ pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
             data::synthetic::load(name).with_context(|| format!("loading dataset '{name}'"))?;
         return Ok((ds, true));
     };
-    let x =
-        data::files::load_matrix(path).with_context(|| format!("loading {}", path.display()))?;
+    if opts.limit == Some(0) {
+        anyhow::bail!("--limit must be at least 1");
+    }
+    let load = |p: &PathBuf| {
+        data::files::load_samples(p, opts.limit).with_context(|| format!("loading {}", p.display()))
+    };
+    let all = load(path)?;
+    let image_shape = all.image_shape;
     let (train, test) = match &opts.test {
-        Some(t) => (
-            x,
-            data::files::load_matrix(t).with_context(|| format!("loading {}", t.display()))?,
-        ),
+        Some(t) => {
+            let test = load(t)?;
+            if test.image_shape != image_shape {
+                anyhow::bail!(
+                    "{} holds {} but the test data ({}) holds {}",
+                    path.display(),
+                    describe_shape(image_shape),
+                    t.display(),
+                    describe_shape(test.image_shape)
+                );
+            }
+            (all.x, test.x)
+        }
         None => {
             let frac = config::check_test_fraction(
                 opts.test_fraction
                     .unwrap_or(config::defaults::TEST_FRACTION),
             )?;
-            data::split_test_fraction(x.view(), frac, opts.seed.unwrap_or(0))
+            data::split_test_fraction(all.x.view(), frac, opts.seed.unwrap_or(0))
                 .context("splitting the data")?
         }
     };
@@ -190,10 +205,18 @@ pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
             train_params: None,
             test_params: None,
             k_star: None,
-            image_shape: None,
+            image_shape,
         },
         false,
     ))
+}
+
+/// "C x H x W images" or "plain samples", for error messages.
+fn describe_shape(shape: Option<(usize, usize, usize)>) -> String {
+    match shape {
+        Some((c, h, w)) => format!("{c} x {h} x {w} images"),
+        None => "plain samples (no image shape)".into(),
+    }
 }
 
 fn progress_bar(total: usize, show: bool) -> ProgressBar {
