@@ -95,6 +95,8 @@ pub struct FitOutcome {
     /// Training loss over the main phase (at most
     /// [`report::MAX_LOSS_POINTS`] points).
     pub loss_history: LossHistory,
+    /// `(C, H, W)` of the samples when the data are images.
+    pub image_shape: Option<(usize, usize, usize)>,
 }
 
 /// Runs `trainer fit`.
@@ -134,8 +136,9 @@ pub fn exec(args: FitArgs) -> Result<()> {
         eprintln!("{w}");
     }
     if let (Some(n), Some(dir)) = (args.samples, out.model_path.parent()) {
-        let written = LoadedModel::from_path(&out.model_path)
-            .and_then(|m| report::write_samples_plot(dir, &m, n, opts.seed.unwrap_or(0)));
+        let written = LoadedModel::from_path(&out.model_path).and_then(|m| {
+            report::write_samples_plot(dir, &m, n, opts.seed.unwrap_or(0), out.image_shape)
+        });
         if let Err(e) = written {
             eprintln!("warning: {} not written: {e:#}", report::SAMPLES_PNG);
         }
@@ -379,6 +382,7 @@ pub fn fit_with(
         k: metrics.k,
         test: ds.test.view(),
         model: &loaded,
+        image_shape: ds.image_shape,
     };
     for w in report::write_fit_plots(&out_dir, &plots) {
         eprintln!("{w}");
@@ -388,5 +392,6 @@ pub fn fit_with(
         metrics_path,
         metrics,
         loss_history,
+        image_shape: ds.image_shape,
     })
 }
