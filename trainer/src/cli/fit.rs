@@ -150,6 +150,9 @@ pub fn exec(args: FitArgs) -> Result<()> {
 /// a random split). Returns it and whether it is a built-in set.
 pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
     let Some(path) = &opts.data else {
+        if opts.limit.is_some() {
+            anyhow::bail!("--limit applies to --data files only, not to built-in data sets");
+        }
         let name = opts.dataset.as_deref().unwrap_or(config::defaults::DATASET);
         let ds =
             data::synthetic::load(name).with_context(|| format!("loading dataset '{name}'"))?;
