@@ -53,7 +53,7 @@ pub(crate) fn check_output_size(rows: usize, cols: usize, flag: &str) -> Result<
 }
 
 /// An image shape `(C, H, W)`: the value of `--image-shape`.
-pub type ImageShape = (usize, usize, usize);
+pub use crate::data::ImageShape;
 
 /// Parses `--image-shape`: `C,H,W` (or `H,W` for one channel); `x` may
 /// separate the numbers too (`1x28x28`). Every number must be positive.

@@ -22,6 +22,10 @@ use thiserror::Error;
 
 pub use normalize::{NormKind, Normalizer};
 
+/// `(channels, height, width)` of an image sample (flattened row-major
+/// `C x H x W`).
+pub type ImageShape = (usize, usize, usize);
+
 /// A training / test pair of data matrices (rows are samples).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use super::files::{io_error, Samples};
-use super::DataError;
+use super::{DataError, ImageShape};
 
 /// Most values (samples x channels x height x width) read from one
 /// directory: 2^30 (4 GiB of `f32`).
@@ -64,7 +64,7 @@ pub fn read_png_dir(dir: &Path, limit: Option<usize>) -> Result<Samples, DataErr
         files.truncate(l.max(1));
     }
     let mut values: Vec<f32> = Vec::new();
-    let mut first: Option<((usize, usize, usize), &PathBuf)> = None;
+    let mut first: Option<(ImageShape, &PathBuf)> = None;
     for file in &files {
         let (shape, pixels) = read_png(file, |shape| {
             if let Some((want, first_file)) = first {
@@ -121,8 +121,8 @@ fn png_error(path: &Path, message: impl Into<String>) -> DataError {
 /// `[0, 1]`; `check` sees the shape before the pixels are decoded.
 fn read_png(
     path: &Path,
-    check: impl FnOnce((usize, usize, usize)) -> Result<(), DataError>,
-) -> Result<((usize, usize, usize), Vec<f32>), DataError> {
+    check: impl FnOnce(ImageShape) -> Result<(), DataError>,
+) -> Result<(ImageShape, Vec<f32>), DataError> {
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
     let bad = |e: png::DecodingError| png_error(path, e.to_string());
     let mut decoder = png::Decoder::new(Cursor::new(bytes));
