@@ -6,7 +6,8 @@
 //!
 //! With `--png`, the path is drawn as curves, or as a strip of images when an
 //! image shape is known (`--image-shape C,H,W`, or the data's own shape for
-//! image files and `2d_gaussian_shift_scale`).
+//! image files and `2d_gaussian_shift_scale`); a path of more than
+//! [`plots::MAX_IMAGE_COLUMNS`] points is drawn as curves.
 
 use std::path::PathBuf;
 

@@ -44,7 +44,8 @@ pub struct Samples {
 /// Loads samples from `path` (see the module docs for the formats), keeping
 /// only the first `limit` samples when given (`Some(0)` is taken as 1).
 ///
-/// Chosen by what `path` is: a directory → PNG files; a name ending in
+/// Chosen by what `path` is: a directory (not named like a data file:
+/// `*.npy`, `*.csv`, IDX) → PNG files; a name ending in
 /// `-ubyte` or `.idx` (optionally `.gz`) → IDX; `.npy` → a 2-D matrix or a
 /// 3-D / 4-D image stack; `.csv` → a matrix.
 ///
@@ -55,23 +56,36 @@ pub struct Samples {
 pub fn load_samples(path: impl AsRef<Path>, limit: Option<usize>) -> Result<Samples, DataError> {
     let path = path.as_ref();
     let limit = limit.map(|l| l.max(1));
-    let mut samples = if path.is_dir() {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let file_name = ext == "npy" || ext == "csv" || super::idx::is_idx_name(path);
+    let mut samples = if path.is_dir() && !file_name {
         super::png_dir::read_png_dir(path, limit)?
     } else if super::idx::is_idx_name(path) {
         super::idx::read_idx(path, limit)?
-    } else if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
-    {
+    } else if ext == "npy" {
         let bytes = std::fs::read(path).map_err(|source| io_error(path, source))?;
         match npy_claim(&bytes) {
             Some((dims, _, _)) if dims.len() == 3 || dims.len() == 4 => {
                 super::npy_images::parse_npy_images(path, &bytes)?
             }
-            _ => Samples {
-                x: checked_matrix(path, parse_npy(path, &bytes)?)?,
-                image_shape: None,
-            },
+            _ => {
+                let x = parse_npy(path, &bytes).map_err(|e| match e {
+                    DataError::WrongNdim { path, ndim } => DataError::Npy {
+                        path,
+                        message: format!(
+                            "expected a 2-D array (samples x features) or N x H x W / N x C x H x W images, found {ndim} dimension(s)"
+                        ),
+                    },
+                    other => other,
+                })?;
+                Samples {
+                    x: checked_matrix(path, x)?,
+                    image_shape: None,
+                }
+            }
         }
     } else {
         Samples {
