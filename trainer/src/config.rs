@@ -50,10 +50,13 @@ pub enum AdaptiveRule {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FitOptions {
-    /// Built-in synthetic dataset (shift, gaussian_shift, …).
+    /// Built-in synthetic dataset: shift, gaussian_shift, stairs, mult_freqs,
+    /// mult_gausses, 2d_gaussian_shift_scale.
     #[arg(long, conflicts_with = "data")]
     pub dataset: Option<String>,
-    /// User data: .npy or .csv matrix, one sample per row.
+    /// User data: .npy or .csv matrix (one sample per row), .npy image stack
+    /// (N x H x W or N x C x H x W), IDX file (*-ubyte[.gz], MNIST-style) or a
+    /// directory of .png files.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Separate test file for --data (otherwise --test-fraction of the rows).
@@ -62,6 +65,10 @@ pub struct FitOptions {
     /// Share of --data rows held out for testing [default: 0.2].
     #[arg(long)]
     pub test_fraction: Option<f64>,
+    /// Keep only the first N samples of --data and of --test (quick runs on
+    /// large files such as Fashion-MNIST's 60,000 images) [default: all].
+    #[arg(long, value_name = "N", requires = "data")]
+    pub limit: Option<usize>,
     /// Input normalization [default: none for --dataset, global for --data].
     #[arg(long, value_enum)]
     pub normalize: Option<NormalizeKind>,
@@ -187,7 +194,7 @@ macro_rules! merge_fields {
 impl FitOptions {
     /// Field-wise `self` if given, else `fallback` (flags over file).
     pub fn or(self, fallback: FitOptions) -> FitOptions {
-        merge_fields!(self, fallback; dataset, data, test, test_fraction, normalize, k, latent,
+        merge_fields!(self, fallback; dataset, data, test, test_fraction, limit, normalize, k, latent,
             arch, image_shape, channels, kernel, stride, padding, width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
             optimizer, finetune_steps, finetune_lr, seed, out, adaptive, adaptive_rule, k_max,
             k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, eps_perc, eps_0, window, patience_init,

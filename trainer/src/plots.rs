@@ -13,7 +13,12 @@
 //! * [`curves`]: a family of 1-D curves (samples, interpolation paths) in a
 //!   colour gradient;
 //! * [`image_grid`]: a grey-scale grid of flattened images (reconstructions in
-//!   alternate rows, interpolation strips in one row).
+//!   alternate rows, interpolation strips in one row);
+//! * [`image_reconstructions`], [`image_samples`], [`image_interpolation`]:
+//!   the trainer's image figures (grey scale for one channel, RGB for three),
+//!   originals above reconstructions, a grid of samples, an interpolation
+//!   strip; each states its intensity scaling (a shared min/max, then
+//!   clamping to [0, 1]) in a note at the bottom.
 //!
 //! # Rendering
 //!
@@ -621,7 +626,9 @@ pub fn curves(path: impl AsRef<Path>, title: &str, y: ArrayView2<f32>) -> Result
 /// `row_labels`, when given, needs one label per grid row, drawn left of it
 /// (e.g. `["original", "reconstruction", ...]` for originals and
 /// reconstructions in alternate rows; a single row for an interpolation
-/// strip).
+/// strip). [`image_reconstructions`], [`image_samples`] and
+/// [`image_interpolation`] draw the trainer's image figures (also RGB) on
+/// the same layout.
 ///
 /// # Errors
 ///
@@ -640,28 +647,239 @@ pub fn image_grid(
     row_labels: Option<&[&str]>,
 ) -> Result<(), PlotError> {
     let (h, w) = shape;
+    check_images(images, (1, h, w))?;
+    draw_images(
+        path.as_ref(),
+        &Grid {
+            title,
+            images,
+            shape: (1, h, w),
+            cols,
+            row_labels,
+            col_labels: None,
+            range: RangeFrom::All,
+            note: false,
+        },
+    )
+}
+
+/// Plots test images (first row) above their reconstructions (second row),
+/// each column one sample captioned with its relative L2 error, for the
+/// first `min(rows, MAX_IMAGE_COLUMNS)` rows. `shape` is `(C, H, W)` with
+/// `C = 1` (grey scale) or `C = 3` (RGB, planar `C x H x W` rows).
+///
+/// Intensities are `(v − lo)/(hi − lo)` clamped to `[0, 1]`, with `lo` and
+/// `hi` the minimum and maximum over the *originals* (so an overshooting
+/// reconstruction saturates instead of washing out the originals); the
+/// figure states `lo` and `hi` in a note at the bottom.
+///
+/// # Errors
+///
+/// [`PlotError::Mismatch`] if the two matrices differ in shape or
+/// `C·H·W != ncols`, [`PlotError::Empty`] for no rows or a zero dimension,
+/// [`PlotError::InvalidArgument`] for `C` other than 1 or 3 or a too large
+/// figure, [`PlotError::NonFinite`] for a non-finite value, and drawing or
+/// I/O errors.
+pub fn image_reconstructions(
+    path: impl AsRef<Path>,
+    originals: ArrayView2<f32>,
+    reconstructions: ArrayView2<f32>,
+    shape: (usize, usize, usize),
+) -> Result<(), PlotError> {
+    if originals.dim() != reconstructions.dim() {
+        return Err(PlotError::Mismatch(format!(
+            "originals {:?} vs reconstructions {:?}",
+            originals.dim(),
+            reconstructions.dim()
+        )));
+    }
+    check_images(originals, shape)?;
+    check_images(reconstructions, shape)?;
+    let n = originals.nrows().min(MAX_IMAGE_COLUMNS);
+    let (x, x_hat) = (
+        originals.slice(ndarray::s![..n, ..]),
+        reconstructions.slice(ndarray::s![..n, ..]),
+    );
+    let stacked = ndarray::concatenate(ndarray::Axis(0), &[x, x_hat])
+        .map_err(|e| PlotError::Mismatch(e.to_string()))?;
+    let errors: Vec<String> = x
+        .outer_iter()
+        .zip(x_hat.outer_iter())
+        .map(|(a, b)| {
+            let (mut num, mut den) = (0.0f64, 0.0f64);
+            for (&u, &v) in a.iter().zip(b) {
+                num += (f64::from(u) - f64::from(v)).powi(2);
+                den += f64::from(u).powi(2);
+            }
+            if den > 0.0 {
+                format!("{:.1} %", 100.0 * (num / den).sqrt())
+            } else {
+                "–".into()
+            }
+        })
+        .collect();
+    draw_images(
+        path.as_ref(),
+        &Grid {
+            title: &format!("Test reconstructions ({n} samples, relative error below)"),
+            images: stacked.view(),
+            shape,
+            cols: n,
+            row_labels: Some(&["original", "reconstruction"]),
+            col_labels: Some(&errors),
+            range: RangeFrom::FirstRows(n),
+            note: true,
+        },
+    )
+}
+
+/// Plots generated images as a grid of up to `cols` columns under `title`
+/// (at most [`MAX_GRID_IMAGES`] images). `shape` is `(C, H, W)` with `C = 1`
+/// or `C = 3`. Intensities are `(v − lo)/(hi − lo)` over the minimum and
+/// maximum of all images shown (stated in a note at the bottom).
+///
+/// # Errors
+///
+/// As [`image_reconstructions`], and [`PlotError::InvalidArgument`] for
+/// `cols == 0`.
+pub fn image_samples(
+    path: impl AsRef<Path>,
+    title: &str,
+    images: ArrayView2<f32>,
+    shape: (usize, usize, usize),
+    cols: usize,
+) -> Result<(), PlotError> {
+    check_images(images, shape)?;
+    let n = images.nrows().min(MAX_GRID_IMAGES);
+    draw_images(
+        path.as_ref(),
+        &Grid {
+            title,
+            images: images.slice(ndarray::s![..n, ..]),
+            shape,
+            cols,
+            row_labels: None,
+            col_labels: None,
+            range: RangeFrom::All,
+            note: true,
+        },
+    )
+}
+
+/// Plots an interpolation path as one strip of frames under `title`, frame
+/// `i` captioned `t = i/(n − 1)` (at most [`MAX_IMAGE_COLUMNS`] frames).
+/// `shape` is `(C, H, W)` with `C = 1` or `C = 3`; intensities are scaled
+/// over the minimum and maximum of all frames (stated in a note).
+///
+/// # Errors
+///
+/// As [`image_reconstructions`].
+pub fn image_interpolation(
+    path: impl AsRef<Path>,
+    title: &str,
+    frames: ArrayView2<f32>,
+    shape: (usize, usize, usize),
+) -> Result<(), PlotError> {
+    check_images(frames, shape)?;
+    let n = frames.nrows();
+    if n > MAX_IMAGE_COLUMNS {
+        return Err(PlotError::InvalidArgument(format!(
+            "{n} frames; an interpolation strip shows at most {MAX_IMAGE_COLUMNS}"
+        )));
+    }
+    let labels: Vec<String> = (0..n)
+        .map(|i| format!("t = {:.2}", i as f64 / (n.max(2) - 1) as f64))
+        .collect();
+    draw_images(
+        path.as_ref(),
+        &Grid {
+            title,
+            images: frames,
+            shape,
+            cols: n,
+            row_labels: None,
+            col_labels: Some(&labels),
+            range: RangeFrom::All,
+            note: true,
+        },
+    )
+}
+
+/// Most columns of [`image_reconstructions`] and [`image_interpolation`].
+pub const MAX_IMAGE_COLUMNS: usize = 16;
+/// Most images drawn by [`image_samples`].
+pub const MAX_GRID_IMAGES: usize = 256;
+
+/// Checks that `images` are non-empty, finite, `C·H·W` wide, with `C` 1 or 3.
+fn check_images(
+    images: ArrayView2<f32>,
+    (c, h, w): (usize, usize, usize),
+) -> Result<(), PlotError> {
     if images.nrows() == 0 {
         return Err(PlotError::Empty("images"));
     }
-    if h == 0 || w == 0 {
+    if c == 0 || h == 0 || w == 0 {
         return Err(PlotError::Empty("image shape"));
     }
-    if h.checked_mul(w) != Some(images.ncols()) {
-        return Err(PlotError::Mismatch(format!(
-            "image shape {h} x {w} vs {} values per image",
-            images.ncols()
+    if c != 1 && c != 3 {
+        return Err(PlotError::InvalidArgument(format!(
+            "{c} channels: images are drawn with 1 (grey scale) or 3 (RGB)"
         )));
     }
-    if cols == 0 {
-        return Err(PlotError::InvalidArgument("cols must be positive".into()));
+    if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(images.ncols()) {
+        let shape = if c == 1 {
+            format!("{h} x {w}")
+        } else {
+            format!("{c} x {h} x {w}")
+        };
+        return Err(PlotError::Mismatch(format!(
+            "image shape {shape} vs {} values per image",
+            images.ncols()
+        )));
     }
     if images.iter().any(|v| !v.is_finite()) {
         return Err(PlotError::NonFinite("images"));
     }
+    Ok(())
+}
+
+/// Which images set the intensity range of a grid.
+#[derive(Clone, Copy)]
+enum RangeFrom {
+    /// All images.
+    All,
+    /// The first `n` images (the originals of a reconstruction figure).
+    FirstRows(usize),
+}
+
+/// One image figure: `images` (checked by [`check_images`]) in a grid of
+/// `cols` columns, optional labels left of each grid row and below each
+/// column of the last row.
+struct Grid<'a> {
+    title: &'a str,
+    images: ArrayView2<'a, f32>,
+    shape: (usize, usize, usize),
+    cols: usize,
+    row_labels: Option<&'a [&'a str]>,
+    col_labels: Option<&'a [String]>,
+    range: RangeFrom,
+    /// State the intensity scaling in a note at the bottom.
+    note: bool,
+}
+
+/// Draws a [`Grid`]: cells upscaled by an integer factor (larger side at
+/// least about 112 pixels), row labels on the left, column labels below the
+/// last row, the optional scaling note at the bottom.
+fn draw_images(path: &Path, g: &Grid<'_>) -> Result<(), PlotError> {
+    let (c, h, w) = g.shape;
+    let images = g.images;
+    if g.cols == 0 {
+        return Err(PlotError::InvalidArgument("cols must be positive".into()));
+    }
     let n = images.nrows();
-    let cols = cols.min(n);
+    let cols = g.cols.min(n);
     let grid_rows = n.div_ceil(cols);
-    if let Some(labels) = row_labels {
+    if let Some(labels) = g.row_labels {
         if labels.len() != grid_rows {
             return Err(PlotError::Mismatch(format!(
                 "{} row labels for {grid_rows} grid rows",
@@ -669,6 +887,34 @@ pub fn image_grid(
             )));
         }
     }
+    if let Some(labels) = g.col_labels {
+        if labels.len() != cols {
+            return Err(PlotError::Mismatch(format!(
+                "{} column labels for {cols} columns",
+                labels.len()
+            )));
+        }
+    }
+    let range_rows = match g.range {
+        RangeFrom::All => n,
+        RangeFrom::FirstRows(k) => k.clamp(1, n),
+    };
+    let (lo, hi) = min_max(
+        images
+            .slice(ndarray::s![..range_rows, ..])
+            .iter()
+            .map(|&v| f64::from(v)),
+    )
+    .ok_or(PlotError::Empty("images"))?;
+    let whose = match g.range {
+        RangeFrom::All => "all images shown",
+        RangeFrom::FirstRows(_) => "the originals",
+    };
+    let note = g.note.then(|| {
+        format!(
+            "intensity = (v − lo)/(hi − lo) clamped to [0, 1]; lo = {lo:.3}, hi = {hi:.3} (min/max of {whose})"
+        )
+    });
     ensure_font()?;
 
     let scale = (112 / h.max(w)).max(1);
@@ -676,9 +922,11 @@ pub fn image_grid(
     const GAP: usize = 6;
     const MARGIN: usize = 12;
     const TITLE_H: usize = 50;
+    const CAPTION_H: usize = 24;
     let label_font = (FONT, 18).into_font();
     let title_font = (FONT, 26).into_font();
-    let label_w = match row_labels {
+    let caption_font = (FONT, 15).into_font();
+    let label_w = match g.row_labels {
         Some(labels) => {
             let mut widest = 0;
             for label in labels {
@@ -688,26 +936,36 @@ pub fn image_grid(
         }
         None => 0,
     };
-    let title_w = title_font.box_size(title).map_err(draw_err_font)?.0 as usize;
+    let title_w = title_font.box_size(g.title).map_err(draw_err_font)?.0 as usize;
+    let note_w = match &note {
+        Some(t) => caption_font.box_size(t).map_err(draw_err_font)?.0 as usize,
+        None => 0,
+    };
+    let mut col_w = cell_w;
+    for label in g.col_labels.unwrap_or_default() {
+        col_w = col_w.max(caption_font.box_size(label).map_err(draw_err_font)?.0 as usize + 4);
+    }
+    let extra_h =
+        usize::from(g.col_labels.is_some()) * CAPTION_H + usize::from(note.is_some()) * CAPTION_H;
     let grid_w = cols
-        .checked_mul(cell_w + GAP)
+        .checked_mul(col_w + GAP)
         .and_then(|v| v.checked_add(label_w + 2 * MARGIN));
     let grid_h = grid_rows
         .checked_mul(cell_h + GAP)
-        .and_then(|v| v.checked_add(TITLE_H + 2 * MARGIN));
+        .and_then(|v| v.checked_add(TITLE_H + 2 * MARGIN + extra_h));
     let (Some(width), Some(height)) = (grid_w, grid_h) else {
         return Err(PlotError::InvalidArgument("image grid too large".into()));
     };
-    let width = width.max(title_w + 2 * MARGIN);
+    let width = width.max(title_w + 2 * MARGIN).max(note_w + 2 * MARGIN);
     if width > MAX_SIDE || height > MAX_SIDE || width * height > MAX_PIXELS {
         return Err(PlotError::InvalidArgument(format!(
             "image grid of {width} x {height} pixels is too large (at most {MAX_SIDE} a side)"
         )));
     }
     // Left edge of the grid, centred when the title is wider than the grid.
-    let grid_span = label_w + cols * (cell_w + GAP) - GAP;
+    let grid_span = label_w + cols * (col_w + GAP) - GAP;
     let x0 = (width - grid_span) / 2;
-    let cell_x = |c: usize| x0 + label_w + c * (cell_w + GAP);
+    let cell_x = |c: usize| x0 + label_w + c * (col_w + GAP) + (col_w - cell_w) / 2;
     let cell_y = |r: usize| TITLE_H + MARGIN + r * (cell_h + GAP);
 
     let mut buf = vec![255u8; width * height * 3];
@@ -716,14 +974,14 @@ pub fn image_grid(
             BitMapBackend::with_buffer(&mut buf, (width as u32, height as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
         root.draw_text(
-            title,
+            g.title,
             &title_font
                 .color(&BLACK)
                 .pos(Pos::new(HPos::Center, VPos::Center)),
             (width as i32 / 2, (TITLE_H / 2 + MARGIN / 2) as i32),
         )
         .map_err(draw_err)?;
-        if let Some(labels) = row_labels {
+        if let Some(labels) = g.row_labels {
             for (r, label) in labels.iter().enumerate() {
                 root.draw_text(
                     label,
@@ -735,29 +993,69 @@ pub fn image_grid(
                 .map_err(draw_err)?;
             }
         }
+        let below = cell_y(grid_rows) - GAP;
+        if let Some(labels) = g.col_labels {
+            for (col, label) in labels.iter().enumerate() {
+                root.draw_text(
+                    label,
+                    &caption_font
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                    (
+                        (cell_x(col) + cell_w / 2) as i32,
+                        (below + CAPTION_H / 2) as i32,
+                    ),
+                )
+                .map_err(draw_err)?;
+            }
+        }
+        if let Some(text) = &note {
+            let y = below + usize::from(g.col_labels.is_some()) * CAPTION_H + CAPTION_H / 2;
+            root.draw_text(
+                text,
+                &caption_font
+                    .color(&RGBColor(90, 90, 90))
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+                (width as i32 / 2, y as i32),
+            )
+            .map_err(draw_err)?;
+        }
         root.present().map_err(draw_err)?;
     }
 
-    let (lo, hi) =
-        min_max(images.iter().map(|&v| f64::from(v))).ok_or(PlotError::Empty("images"))?;
     let range = hi - lo;
+    let plane = h * w;
     for (idx, img) in images.outer_iter().enumerate() {
         let (gx, gy) = (cell_x(idx % cols), cell_y(idx / cols));
-        for (p, &v) in img.iter().enumerate() {
+        let level = |v: f32| -> u8 {
             let t = if range > 0.0 {
                 (f64::from(v) - lo) / range
             } else {
                 0.5
             };
-            let g = (t * 255.0).round().clamp(0.0, 255.0) as u8;
+            (t.clamp(0.0, 1.0) * 255.0).round() as u8
+        };
+        for p in 0..plane {
+            let rgb = if c == 1 {
+                let g = level(img[p]);
+                [g, g, g]
+            } else {
+                [
+                    level(img[p]),
+                    level(img[plane + p]),
+                    level(img[2 * plane + p]),
+                ]
+            };
             let (py, px) = (p / w, p % w);
             for dy in 0..scale {
                 let row_start = ((gy + py * scale + dy) * width + gx + px * scale) * 3;
-                buf[row_start..row_start + 3 * scale].fill(g);
+                for chunk in buf[row_start..row_start + 3 * scale].chunks_exact_mut(3) {
+                    chunk.copy_from_slice(&rgb);
+                }
             }
         }
     }
-    write_png(path.as_ref(), &buf, (width as u32, height as u32))
+    write_png(path, &buf, (width as u32, height as u32))
 }
 
 /// Registers the embedded font once per process.
@@ -1343,6 +1641,111 @@ mod tests {
         nan[[3, 100]] = f32::NAN;
         assert!(matches!(
             g(nan.view(), (28, 28), 2, None),
+            Err(PlotError::NonFinite(_))
+        ));
+        assert!(!p.exists());
+    }
+
+    /// RGB value of pixel `(x, y)` of a decoded PNG.
+    fn pixel(path: &Path, x: usize, y: usize) -> [u8; 3] {
+        let bytes = fs::read(path).unwrap();
+        let mut reader = png::Decoder::new(io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let at = y * info.line_size + 3 * x;
+        [buf[at], buf[at + 1], buf[at + 2]]
+    }
+
+    #[test]
+    fn image_figures_grey_and_rgb() {
+        let (_keep, dir) = out_dir();
+        let x = rings(8);
+        let x_hat = x.mapv(|v| 1.2 * v - 0.05);
+        let p = dir.join("img_recon.png");
+        image_reconstructions(&p, x.view(), x_hat.view(), (1, 28, 28)).unwrap();
+        let (_, h) = png_dims(&p);
+        // Two rows of 112 px cells, column captions and the scaling note.
+        assert_eq!(h as usize, 50 + 2 * 12 + 2 * (112 + 6) + 2 * 24);
+        let p = dir.join("img_strip.png");
+        image_interpolation(
+            &p,
+            "Interpolation",
+            x.slice(ndarray::s![..7, ..]),
+            (1, 28, 28),
+        )
+        .unwrap();
+        assert_eq!(png_dims(&p).1 as usize, 50 + 2 * 12 + 112 + 6 + 2 * 24);
+        let p = dir.join("img_samples.png");
+        image_samples(&p, "Samples", x.view(), (1, 28, 28), 4).unwrap();
+        assert_eq!(png_dims(&p).1 as usize, 50 + 2 * 12 + 2 * (112 + 6) + 24);
+
+        // RGB: one 2 x 2 image, red top-left, green top-right, blue bottom-left,
+        // white bottom-right; drawn 56x.
+        let rgb = Array2::from_shape_vec(
+            (1, 12),
+            vec![
+                1.0, 0.0, 0.0, 1.0, // R plane
+                0.0, 1.0, 0.0, 1.0, // G plane
+                0.0, 0.0, 1.0, 1.0, // B plane
+            ],
+        )
+        .unwrap();
+        let p = dir.join("img_rgb.png");
+        image_samples(&p, "RGB", rgb.view(), (3, 2, 2), 1).unwrap();
+        let (w, _) = png_dims(&p);
+        let x0 = (w as usize - 112) / 2;
+        let y0 = 50 + 12;
+        assert_eq!(pixel(&p, x0 + 10, y0 + 10), [255, 0, 0]);
+        assert_eq!(pixel(&p, x0 + 100, y0 + 10), [0, 255, 0]);
+        assert_eq!(pixel(&p, x0 + 10, y0 + 100), [0, 0, 255]);
+    }
+
+    #[test]
+    fn image_reconstructions_clamp_to_the_originals_range() {
+        let (_keep, dir) = out_dir();
+        // Originals span [0, 1]; the reconstruction overshoots to 2 and -1.
+        let x = Array2::from_shape_vec((1, 2), vec![0.0f32, 1.0]).unwrap();
+        let x_hat = Array2::from_shape_vec((1, 2), vec![-1.0f32, 2.0]).unwrap();
+        let p = dir.join("img_clamp.png");
+        image_reconstructions(&p, x.view(), x_hat.view(), (1, 1, 2)).unwrap();
+        let (w, _) = png_dims(&p);
+        // Find the reconstruction row (second grid row) and read both pixels.
+        let y = 50 + 12 + (112 / 2) + 6 + 10;
+        let row: Vec<[u8; 3]> = (0..w as usize).map(|x| pixel(&p, x, y)).collect();
+        assert!(row.contains(&[0, 0, 0]), "black (clamped -1) present");
+        assert!(!row.iter().any(|px| px[0] != px[1]), "grey only");
+    }
+
+    #[test]
+    fn image_figures_reject_bad_input() {
+        let (_keep, dir) = out_dir();
+        let p = dir.join("img_bad.png");
+        let x = rings(3);
+        let e = image_samples(&p, "t", x.view(), (2, 14, 28), 2).unwrap_err();
+        assert!(matches!(e, PlotError::InvalidArgument(_)), "{e}");
+        assert!(matches!(
+            image_samples(&p, "t", x.view(), (3, 28, 28), 2),
+            Err(PlotError::Mismatch(_))
+        ));
+        assert!(matches!(
+            image_samples(&p, "t", x.view(), (1, 28, 28), 0),
+            Err(PlotError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            image_reconstructions(&p, x.view(), rings(2).view(), (1, 28, 28)),
+            Err(PlotError::Mismatch(_))
+        ));
+        let many = rings(MAX_IMAGE_COLUMNS + 1);
+        assert!(matches!(
+            image_interpolation(&p, "t", many.view(), (1, 28, 28)),
+            Err(PlotError::InvalidArgument(_))
+        ));
+        let mut nan = x.clone();
+        nan[[0, 0]] = f32::NAN;
+        assert!(matches!(
+            image_interpolation(&p, "t", nan.view(), (1, 28, 28)),
             Err(PlotError::NonFinite(_))
         ));
         assert!(!p.exists());

@@ -3,9 +3,11 @@
 //! * [`LOSS_PNG`]: training loss over the steps (and k for adaptive runs);
 //! * [`SPECTRUM_PNG`]: singular values of the training latents, chosen k marked;
 //! * [`RECONSTRUCTIONS_PNG`]: a few test samples, evenly spread over the test
-//!   set, against their reconstruction by the exported model;
+//!   set, against their reconstruction by the exported model: curves, or for
+//!   image data (1 or 3 channels) a grid of [`RECONSTRUCTED_IMAGES`]
+//!   originals above their reconstructions;
 //! * [`SAMPLES_PNG`]: decoded samples from the coefficient Gaussian
-//!   (`trainer fit --samples N`).
+//!   (`trainer fit --samples N`), as curves or as an image grid.
 //!
 //! Plots are a by-product: a plot that cannot be drawn (for example a
 //! diverged run with non-finite outputs) is reported as a warning, never as a
@@ -30,6 +32,8 @@ pub const RECONSTRUCTIONS_PNG: &str = "reconstructions.png";
 pub const SAMPLES_PNG: &str = "samples.png";
 /// Test samples shown in [`RECONSTRUCTIONS_PNG`].
 pub const RECONSTRUCTED: usize = 6;
+/// Test images shown in [`RECONSTRUCTIONS_PNG`] for image data.
+pub const RECONSTRUCTED_IMAGES: usize = 8;
 /// Most points kept in a loss history.
 pub const MAX_LOSS_POINTS: usize = 2000;
 
@@ -74,6 +78,14 @@ pub struct FitPlots<'a> {
     pub test: ArrayView2<'a, f32>,
     /// The exported model.
     pub model: &'a LoadedModel,
+    /// `(C, H, W)` when the samples are images.
+    pub image_shape: Option<(usize, usize, usize)>,
+}
+
+/// Whether `shape` is an image shape the image plots can draw (1 or 3
+/// channels); other data fall back to curves.
+fn drawable(shape: Option<(usize, usize, usize)>) -> Option<(usize, usize, usize)> {
+    shape.filter(|s| s.0 == 1 || s.0 == 3)
 }
 
 /// Writes loss, spectrum and reconstruction plots into `dir`; returns one
@@ -81,7 +93,12 @@ pub struct FitPlots<'a> {
 pub fn write_fit_plots(dir: &Path, p: &FitPlots<'_>) -> Vec<String> {
     let (steps, loss): (Vec<usize>, Vec<f64>) = p.loss.points.iter().copied().unzip();
     let n = p.test.nrows();
-    let m = n.min(RECONSTRUCTED);
+    let image = drawable(p.image_shape);
+    let m = n.min(if image.is_some() {
+        RECONSTRUCTED_IMAGES
+    } else {
+        RECONSTRUCTED
+    });
     let rows: Vec<usize> = (0..m).map(|i| i * (n - 1) / (m - 1).max(1)).collect();
     let shown = p.test.select(Axis(0), &rows);
     let shown = shown.view();
@@ -99,12 +116,11 @@ pub fn write_fit_plots(dir: &Path, p: &FitPlots<'_>) -> Vec<String> {
         (
             RECONSTRUCTIONS_PNG,
             p.model.reconstruct(shown).and_then(|x_hat| {
-                plots::reconstructions_1d(
-                    dir.join(RECONSTRUCTIONS_PNG),
-                    shown,
-                    x_hat.view(),
-                    RECONSTRUCTED,
-                )
+                let path = dir.join(RECONSTRUCTIONS_PNG);
+                match image {
+                    Some(shape) => plots::image_reconstructions(path, shown, x_hat.view(), shape),
+                    None => plots::reconstructions_1d(path, shown, x_hat.view(), RECONSTRUCTED),
+                }
                 .map_err(anyhow::Error::from)
             }),
         ),
@@ -119,13 +135,20 @@ pub fn write_fit_plots(dir: &Path, p: &FitPlots<'_>) -> Vec<String> {
 }
 
 /// Writes [`SAMPLES_PNG`] into `dir`: `n` decoded samples from the model's
-/// coefficient Gaussian (seed `seed`).
-pub fn write_samples_plot(dir: &Path, model: &LoadedModel, n: usize, seed: u64) -> Result<()> {
+/// coefficient Gaussian (seed `seed`), as images when `image_shape` is given.
+pub fn write_samples_plot(
+    dir: &Path,
+    model: &LoadedModel,
+    n: usize,
+    seed: u64,
+    image_shape: Option<(usize, usize, usize)>,
+) -> Result<()> {
     let x = sample::generate(model, n, seed).context("sampling")?;
-    sample::plot_curves(
+    sample::plot_samples(
         &dir.join(SAMPLES_PNG),
         &format!("{n} samples from the coefficient Gaussian"),
         &x,
+        image_shape,
     )
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ndarray::{Array1, Array2, Array3};
+use ndarray::{Array1, Array2, Array3, ArrayD, IxDyn};
 use ndarray_npy::WriteNpyExt;
 use rrae_trainer::train::checkpoint::{Checkpoint, FILE_NAME};
 
@@ -168,10 +168,17 @@ fn one_dimensional_npy() {
 }
 
 #[test]
-fn three_dimensional_npy() {
+fn npy_of_unsupported_dimensions() {
+    // 3-D and 4-D arrays are image stacks (tests/image_data.rs); 1-D and
+    // 5-D arrays are errors.
     let d = Dir::new();
+    let p = d.npy("line.npy", &Array1::<f64>::ones(4));
+    assert_one_error(&fit_data(&d, &p, &[]), &["line.npy", "found 1 dimension"]);
+    let p = d.npy("cube5.npy", &ArrayD::<f64>::ones(IxDyn(&[4, 3, 2, 2, 2])));
+    assert_one_error(&fit_data(&d, &p, &[]), &["cube5.npy", "found 5 dimension"]);
+    // A constant 3-D stack is read as images, then refused by normalization.
     let p = d.npy("cube.npy", &Array3::<f64>::ones((4, 3, 2)));
-    assert_one_error(&fit_data(&d, &p, &[]), &["cube.npy", "found 3"]);
+    assert_one_error(&fit_data(&d, &p, &[]), &["cube.npy", "zero variance"]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! the test data).
 
 use rrae_trainer::basis::linear_baseline;
-use rrae_trainer::data::synthetic::{list, load};
+use rrae_trainer::data::synthetic::{gaussian_2d, list, load, GAUSSIAN_2D_SIZE};
 use rrae_trainer::data::DataError;
 
 #[test]
@@ -15,6 +15,7 @@ fn shapes_params_and_k_star() {
         ("stairs", 40, 300, 501, 1, 1),
         ("mult_freqs", 225, 1000, 1571, 2, 2),
         ("mult_gausses", 100, 1000, 1200, 2, 2),
+        ("2d_gaussian_shift_scale", 400, 1000, 32 * 32, 2, 2),
     ];
     assert_eq!(list().len(), expected.len());
     for (name, n_train, n_test, t, n_p, k) in expected {
@@ -107,4 +108,71 @@ fn linear_baselines_match_spec() {
     // The shifted sine has linear rank 2: exact at k = 2.
     let got = linear_baseline(shift.train.view(), shift.test.view(), 2).unwrap();
     assert!(got < 1e-3, "shift k=2: {got}");
+}
+
+#[test]
+fn gaussian_2d_images_peak_at_their_centres() {
+    let d = load("2d_gaussian_shift_scale").unwrap();
+    let s = GAUSSIAN_2D_SIZE;
+    assert_eq!(d.image_shape, Some((1, s, s)));
+    assert_eq!(d, load("2d_gaussian_shift_scale").unwrap());
+    // Curves keep no image shape.
+    assert_eq!(load("shift").unwrap().image_shape, None);
+    let step = 2.0 / (s - 1) as f64;
+    for (x, p) in [
+        (&d.train, d.train_params.as_ref().unwrap()),
+        (&d.test, d.test_params.as_ref().unwrap()),
+    ] {
+        for (img, centre) in x.rows().into_iter().zip(p.rows()) {
+            let (arg, &max) = img
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+            let (px, py) = (
+                -1.0 + (arg % s) as f64 * step,
+                -1.0 + (arg / s) as f64 * step,
+            );
+            assert!(
+                (px - centre[0]).abs() <= step / 2.0 + 1e-9,
+                "x {px} vs {}",
+                centre[0]
+            );
+            assert!(
+                (py - centre[1]).abs() <= step / 2.0 + 1e-9,
+                "y {py} vs {}",
+                centre[1]
+            );
+            assert!(max > 0.9 && max <= 1.0, "{max}");
+            assert!(img.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        }
+    }
+    // Training centres: a regular 20 x 20 grid over [-0.5, 0.5]^2.
+    let tp = d.train_params.as_ref().unwrap();
+    assert_eq!((tp[[0, 0]], tp[[0, 1]]), (-0.5, -0.5));
+    assert_eq!((tp[[399, 0]], tp[[399, 1]]), (0.5, 0.5));
+    // Test centres: x0 and y0 independent (not x0 = y0 as in the reference).
+    let te = d.test_params.as_ref().unwrap();
+    assert!(te.rows().into_iter().filter(|r| r[0] == r[1]).count() == 0);
+    // Another size.
+    let big = gaussian_2d(8);
+    assert_eq!(big.image_shape, Some((1, 8, 8)));
+    assert_eq!(big.train.dim(), (400, 64));
+}
+
+#[test]
+fn gaussian_2d_linear_baselines() {
+    // A translated blob is far from a low-rank linear family: the linear
+    // baseline at k = 2 (the intrinsic dimension) is poor, and improves with k.
+    let d = load("2d_gaussian_shift_scale").unwrap();
+    let errs: Vec<f64> = [1, 2, 4, 8, 16]
+        .iter()
+        .map(|&k| {
+            let e = linear_baseline(d.train.view(), d.test.view(), k).unwrap();
+            eprintln!("2d_gaussian_shift_scale k={k}: {e:.2} %");
+            e
+        })
+        .collect();
+    assert!(errs.windows(2).all(|w| w[1] < w[0]), "{errs:?}");
+    assert!(errs[1] > 20.0, "{errs:?}");
 }

@@ -20,7 +20,7 @@ pub struct EvalArgs {
     /// A built-in dataset (train and test errors, linear baseline).
     #[arg(long, conflicts_with = "data", required_unless_present = "data")]
     pub dataset: Option<String>,
-    /// A .npy/.csv file, one sample per row.
+    /// A data file or image directory (the formats of `fit --data`).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Print JSON instead of text.
@@ -51,8 +51,9 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
         LoadedModel::new(&bytes).with_context(|| format!("loading {}", args.model.display()))?;
     let k = loaded.model()?.rank();
     if let Some(path) = &args.data {
-        let x = data::files::load_matrix(path)
-            .with_context(|| format!("loading {}", path.display()))?;
+        let x = data::files::load_samples(path, None)
+            .with_context(|| format!("loading {}", path.display()))?
+            .x;
         return Ok(EvalReport {
             dataset: path.display().to_string(),
             k,

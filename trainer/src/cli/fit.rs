@@ -95,6 +95,8 @@ pub struct FitOutcome {
     /// Training loss over the main phase (at most
     /// [`report::MAX_LOSS_POINTS`] points).
     pub loss_history: LossHistory,
+    /// `(C, H, W)` of the samples when the data are images.
+    pub image_shape: Option<(usize, usize, usize)>,
 }
 
 /// Runs `trainer fit`.
@@ -134,8 +136,9 @@ pub fn exec(args: FitArgs) -> Result<()> {
         eprintln!("{w}");
     }
     if let (Some(n), Some(dir)) = (args.samples, out.model_path.parent()) {
-        let written = LoadedModel::from_path(&out.model_path)
-            .and_then(|m| report::write_samples_plot(dir, &m, n, opts.seed.unwrap_or(0)));
+        let written = LoadedModel::from_path(&out.model_path).and_then(|m| {
+            report::write_samples_plot(dir, &m, n, opts.seed.unwrap_or(0), out.image_shape)
+        });
         if let Err(e) = written {
             eprintln!("warning: {} not written: {e:#}", report::SAMPLES_PNG);
         }
@@ -147,24 +150,42 @@ pub fn exec(args: FitArgs) -> Result<()> {
 /// a random split). Returns it and whether it is a built-in set.
 pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
     let Some(path) = &opts.data else {
+        if opts.limit.is_some() {
+            anyhow::bail!("--limit applies to --data files only, not to built-in data sets");
+        }
         let name = opts.dataset.as_deref().unwrap_or(config::defaults::DATASET);
         let ds =
             data::synthetic::load(name).with_context(|| format!("loading dataset '{name}'"))?;
         return Ok((ds, true));
     };
-    let x =
-        data::files::load_matrix(path).with_context(|| format!("loading {}", path.display()))?;
+    if opts.limit == Some(0) {
+        anyhow::bail!("--limit must be at least 1");
+    }
+    let load = |p: &PathBuf| {
+        data::files::load_samples(p, opts.limit).with_context(|| format!("loading {}", p.display()))
+    };
+    let all = load(path)?;
+    let image_shape = all.image_shape;
     let (train, test) = match &opts.test {
-        Some(t) => (
-            x,
-            data::files::load_matrix(t).with_context(|| format!("loading {}", t.display()))?,
-        ),
+        Some(t) => {
+            let test = load(t)?;
+            if test.image_shape != image_shape {
+                anyhow::bail!(
+                    "{} holds {} but the test data ({}) holds {}",
+                    path.display(),
+                    describe_shape(image_shape),
+                    t.display(),
+                    describe_shape(test.image_shape)
+                );
+            }
+            (all.x, test.x)
+        }
         None => {
             let frac = config::check_test_fraction(
                 opts.test_fraction
                     .unwrap_or(config::defaults::TEST_FRACTION),
             )?;
-            data::split_test_fraction(x.view(), frac, opts.seed.unwrap_or(0))
+            data::split_test_fraction(all.x.view(), frac, opts.seed.unwrap_or(0))
                 .context("splitting the data")?
         }
     };
@@ -190,7 +211,7 @@ pub fn load_data(opts: &FitOptions) -> Result<(Dataset, bool)> {
             train_params: None,
             test_params: None,
             k_star: None,
-            image_shape: None,
+            image_shape,
         },
         false,
     ))
@@ -206,6 +227,14 @@ fn with_image_shape(opts: &FitOptions, ds: &mut Dataset) -> Result<FitOptions> {
         image_shape: ds.image_shape.map(|(c, h, w)| vec![c, h, w]),
         ..opts.clone()
     })
+}
+
+/// "C x H x W images" or "plain samples", for error messages.
+fn describe_shape(shape: Option<(usize, usize, usize)>) -> String {
+    match shape {
+        Some((c, h, w)) => format!("{c} x {h} x {w} images"),
+        None => "plain samples (no image shape)".into(),
+    }
 }
 
 fn progress_bar(total: usize, show: bool) -> ProgressBar {
@@ -370,6 +399,7 @@ pub fn fit_with(
         k: metrics.k,
         test: ds.test.view(),
         model: &loaded,
+        image_shape: ds.image_shape,
     };
     for w in report::write_fit_plots(&out_dir, &plots) {
         eprintln!("{w}");
@@ -379,5 +409,6 @@ pub fn fit_with(
         metrics_path,
         metrics,
         loss_history,
+        image_shape: ds.image_shape,
     })
 }

@@ -3,6 +3,11 @@
 //! coefficients `α(t) = (1 − t) α_I + t α_J` are formed by
 //! [`rrae_runtime::Model::interpolate`] at `T` evenly spaced `t` (ends
 //! included), and decoded by the runtime.
+//!
+//! With `--png`, the path is drawn as curves, or as a strip of images when an
+//! image shape is known (`--image-shape C,H,W`, or the data's own shape for
+//! image files and `2d_gaussian_shift_scale`); a path of more than
+//! [`plots::MAX_IMAGE_COLUMNS`] points is drawn as curves.
 
 use std::path::PathBuf;
 
@@ -13,8 +18,9 @@ use rrae_runtime::Model;
 
 use crate::data;
 use crate::metrics::LoadedModel;
+use crate::plots;
 
-use super::sample::plot_curves;
+use super::sample::{plot_curves, resolve_image_shape};
 
 /// Which split of a built-in dataset to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,7 +37,7 @@ pub struct InterpolateArgs {
     /// The model file.
     #[arg(long)]
     pub model: PathBuf,
-    /// A .npy/.csv file, one sample per row.
+    /// A data file or image directory (the formats of `fit --data`).
     #[arg(long, conflicts_with = "dataset", required_unless_present = "dataset")]
     pub data: Option<PathBuf>,
     /// A built-in dataset.
@@ -55,6 +61,10 @@ pub struct InterpolateArgs {
     /// Also plot the path to this PNG file.
     #[arg(long)]
     pub png: Option<PathBuf>,
+    /// Draw the path as C x H x W images in the PNG (e.g. 1,28,28); image
+    /// data files and image data sets give it without this flag.
+    #[arg(long, value_name = "C,H,W", value_parser = super::parse_image_shape, requires = "png")]
+    pub image_shape: Option<super::ImageShape>,
 }
 
 /// Decoded points `d((1 − t) α_a + t α_b)` for `steps` evenly spaced `t` in
@@ -84,11 +94,12 @@ pub fn path(
 /// Runs `trainer interpolate`.
 pub fn exec(args: InterpolateArgs) -> Result<()> {
     let loaded = LoadedModel::from_path(&args.model)?;
-    let (x, source) = match (&args.data, &args.dataset) {
-        (Some(p), _) => (
-            data::files::load_matrix(p).with_context(|| format!("loading {}", p.display()))?,
-            p.display().to_string(),
-        ),
+    let (x, source, data_shape) = match (&args.data, &args.dataset) {
+        (Some(p), _) => {
+            let s = data::files::load_samples(p, None)
+                .with_context(|| format!("loading {}", p.display()))?;
+            (s.x, p.display().to_string(), s.image_shape)
+        }
         (None, Some(name)) => {
             let ds =
                 data::synthetic::load(name).with_context(|| format!("loading dataset '{name}'"))?;
@@ -96,7 +107,7 @@ pub fn exec(args: InterpolateArgs) -> Result<()> {
                 Split::Train => (ds.train, "train"),
                 Split::Test => (ds.test, "test"),
             };
-            (x, format!("{name} ({split})"))
+            (x, format!("{name} ({split})"), ds.image_shape)
         }
         (None, None) => bail!("give --data FILE or --dataset NAME"),
     };
@@ -108,12 +119,22 @@ pub fn exec(args: InterpolateArgs) -> Result<()> {
             );
         }
     }
+    let shape = match args.png {
+        Some(_) => resolve_image_shape(&loaded, args.image_shape, data_shape, &args.model)?,
+        None => None,
+    };
     let ends = loaded.encode(x.select(ndarray::Axis(0), &[args.from, args.to]).view())?;
     let y = path(&loaded, ends.row(0), ends.row(1), args.steps)?;
     data::files::write_matrix(&args.out, y.view())?;
     if let Some(png) = &args.png {
         let title = format!("{source}: row {} to row {}", args.from, args.to);
-        plot_curves(png, &title, &y)?;
+        match shape {
+            Some(s) if (s.0 == 1 || s.0 == 3) && y.nrows() <= plots::MAX_IMAGE_COLUMNS => {
+                plots::image_interpolation(png, &title, y.view(), s)
+                    .with_context(|| format!("plotting {}", png.display()))?;
+            }
+            _ => plot_curves(png, &title, &y)?,
+        }
     }
     println!(
         "{} points from row {} to row {} of {source} -> {}",

@@ -52,6 +52,37 @@ pub(crate) fn check_output_size(rows: usize, cols: usize, flag: &str) -> Result<
     }
 }
 
+/// An image shape `(C, H, W)`: the value of `--image-shape`.
+pub use crate::data::ImageShape;
+
+/// Parses `--image-shape`: `C,H,W` (or `H,W` for one channel); `x` may
+/// separate the numbers too (`1x28x28`). Every number must be positive.
+pub fn parse_image_shape(s: &str) -> Result<ImageShape, String> {
+    let parts: Vec<&str> = s.split([',', 'x', 'X']).map(str::trim).collect();
+    let nums = parts
+        .iter()
+        .map(|p| p.parse::<usize>().ok().filter(|&v| v > 0))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| format!("{s:?} is not C,H,W with positive whole numbers (e.g. 1,28,28)"))?;
+    match nums[..] {
+        [c, h, w] => Ok((c, h, w)),
+        [h, w] => Ok((1, h, w)),
+        _ => Err(format!("{s:?} is not C,H,W (e.g. 1,28,28)")),
+    }
+}
+
+/// Errors unless `C·H·W` of `shape` equals the model's `input_dim`.
+pub(crate) fn check_image_shape(shape: ImageShape, input_dim: usize, model: &str) -> Result<()> {
+    let (c, h, w) = shape;
+    let values = c.checked_mul(h).and_then(|v| v.checked_mul(w));
+    if values != Some(input_dim) {
+        anyhow::bail!(
+            "image shape {c} x {h} x {w} does not match {model}: it takes {input_dim} values per sample"
+        );
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -61,5 +92,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => sample::exec(a),
         Command::Interpolate(a) => interpolate::exec(a),
         Command::Predict(a) => predict::exec(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_shape_flag() {
+        assert_eq!(parse_image_shape("1,28,28"), Ok((1, 28, 28)));
+        assert_eq!(parse_image_shape("3x32x32"), Ok((3, 32, 32)));
+        assert_eq!(parse_image_shape("8, 8"), Ok((1, 8, 8)));
+        for bad in ["", "1", "1,2,3,4", "0,28,28", "a,b,c", "-1,2,2"] {
+            assert!(parse_image_shape(bad).is_err(), "{bad}");
+        }
+        assert!(check_image_shape((1, 28, 28), 784, "m").is_ok());
+        let e = check_image_shape((1, 28, 28), 200, "m.rrae").unwrap_err();
+        assert!(e.to_string().contains("200 values"), "{e}");
+        assert!(check_image_shape((usize::MAX, 2, 2), 4, "m").is_err());
     }
 }

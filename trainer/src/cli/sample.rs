@@ -2,6 +2,11 @@
 //! Gaussian. Standard-normal draws `z` (seeded) are mapped to coefficients
 //! `α = μ + L z` by the runtime ([`rrae_runtime::Model::sample`]) and decoded
 //! by the runtime; the samples are written as an `N x input_dim` matrix.
+//!
+//! With `--png`, samples are drawn as curves, or as an image grid when an
+//! image shape is known: `--image-shape C,H,W` (a `.rrae` file of an MLP
+//! stores no image shape; a model whose first layer is a convolution could
+//! supply it, see [`resolve_image_shape`]).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +39,9 @@ pub struct SampleArgs {
     /// Also plot the samples to this PNG file.
     #[arg(long)]
     pub png: Option<PathBuf>,
+    /// Draw the samples as C x H x W images in the PNG (e.g. 1,28,28).
+    #[arg(long, value_name = "C,H,W", value_parser = super::parse_image_shape, requires = "png")]
+    pub image_shape: Option<super::ImageShape>,
 }
 
 /// `n x k` independent standard-normal draws from `seed`.
@@ -70,6 +78,45 @@ pub fn plot_curves(path: &Path, title: &str, y: &Array2<f32>) -> Result<()> {
     plots::curves(path, title, y.view()).with_context(|| format!("plotting {}", path.display()))
 }
 
+/// The image shape to draw a model's outputs with: the `--image-shape` flag,
+/// else the data's (`from_data`), checked against the model's input size.
+/// (This is the one place to add a shape derived from the model itself,
+/// e.g. from a first convolution layer, once the format stores one.)
+pub fn resolve_image_shape(
+    loaded: &LoadedModel,
+    flag: Option<super::ImageShape>,
+    from_data: Option<super::ImageShape>,
+    model: &Path,
+) -> Result<Option<super::ImageShape>> {
+    let Some(shape) = flag.or(from_data) else {
+        return Ok(None);
+    };
+    super::check_image_shape(
+        shape,
+        loaded.model()?.input_dim(),
+        &model.display().to_string(),
+    )?;
+    Ok(Some(shape))
+}
+
+/// Plots generated samples `y` into `path`: an image grid when `shape` is
+/// given with 1 or 3 channels, else curves.
+pub fn plot_samples(
+    path: &Path,
+    title: &str,
+    y: &Array2<f32>,
+    shape: Option<super::ImageShape>,
+) -> Result<()> {
+    match shape {
+        Some(s) if s.0 == 1 || s.0 == 3 => {
+            let cols = (y.nrows() as f64).sqrt().ceil().clamp(1.0, 12.0) as usize;
+            plots::image_samples(path, title, y.view(), s, cols)
+                .with_context(|| format!("plotting {}", path.display()))
+        }
+        _ => plot_curves(path, title, y),
+    }
+}
+
 /// Runs `trainer sample`.
 pub fn exec(args: SampleArgs) -> Result<()> {
     if args.n == 0 {
@@ -77,10 +124,12 @@ pub fn exec(args: SampleArgs) -> Result<()> {
     }
     let loaded = LoadedModel::from_path(&args.model)?;
     super::check_output_size(args.n, loaded.model()?.input_dim(), "-n")?;
+    let shape = resolve_image_shape(&loaded, args.image_shape, None, &args.model)?;
     let x = generate(&loaded, args.n, args.seed)?;
     data::files::write_matrix(&args.out, x.view())?;
     if let Some(png) = &args.png {
-        plot_curves(png, &format!("{} samples (seed {})", args.n, args.seed), &x)?;
+        let title = format!("{} samples (seed {})", args.n, args.seed);
+        plot_samples(png, &title, &x, shape)?;
     }
     println!(
         "{} samples of {} values -> {}",

@@ -12,6 +12,15 @@
 //!
 //! [`write_matrix`] writes the same two formats (atomically), so every output
 //! of the trainer can be read back by [`load_matrix`].
+//!
+//! [`load_samples`] is the entry point of `--data` / `--test`: it accepts
+//! everything [`load_matrix`] does and also images, which keep their
+//! `(C, H, W)` shape:
+//!
+//! - a `.npy` array `N x H x W` or `N x C x H x W` ([`super::npy_images`]);
+//! - an IDX file (`*-ubyte`, `*.idx`, optionally `.gz`), as MNIST and
+//!   Fashion-MNIST ship ([`super::idx`]);
+//! - a directory of `.png` files ([`super::png_dir`]).
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -20,6 +29,77 @@ use ndarray::{Array2, ArrayView2};
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
 
 use super::DataError;
+
+/// Samples read from a file: a `samples x features` matrix and, for images,
+/// their `(channels, height, width)` shape (samples are flattened row-major
+/// `C x H x W`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    /// One sample per row.
+    pub x: Array2<f32>,
+    /// `(C, H, W)` of each sample if the file holds images.
+    pub image_shape: Option<(usize, usize, usize)>,
+}
+
+/// Loads samples from `path` (see the module docs for the formats), keeping
+/// only the first `limit` samples when given (`Some(0)` is taken as 1).
+///
+/// Chosen by what `path` is: a directory (not named like a data file:
+/// `*.npy`, `*.csv`, IDX) → PNG files; a name ending in
+/// `-ubyte` or `.idx` (optionally `.gz`) → IDX; `.npy` → a 2-D matrix or a
+/// 3-D / 4-D image stack; `.csv` → a matrix.
+///
+/// # Errors
+/// Those of [`load_matrix`], [`super::npy_images::parse_npy_images`],
+/// [`super::idx::read_idx`] and [`super::png_dir::read_png_dir`], each naming
+/// the file.
+pub fn load_samples(path: impl AsRef<Path>, limit: Option<usize>) -> Result<Samples, DataError> {
+    let path = path.as_ref();
+    let limit = limit.map(|l| l.max(1));
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let file_name = ext == "npy" || ext == "csv" || super::idx::is_idx_name(path);
+    let mut samples = if path.is_dir() && !file_name {
+        super::png_dir::read_png_dir(path, limit)?
+    } else if super::idx::is_idx_name(path) {
+        super::idx::read_idx(path, limit)?
+    } else if ext == "npy" {
+        let bytes = std::fs::read(path).map_err(|source| io_error(path, source))?;
+        match npy_claim(&bytes) {
+            Some((dims, _, _)) if dims.len() == 3 || dims.len() == 4 => {
+                super::npy_images::parse_npy_images(path, &bytes)?
+            }
+            _ => {
+                let x = parse_npy(path, &bytes).map_err(|e| match e {
+                    DataError::WrongNdim { path, ndim } => DataError::Npy {
+                        path,
+                        message: format!(
+                            "expected a 2-D array (samples x features) or N x H x W / N x C x H x W images, found {ndim} dimension(s)"
+                        ),
+                    },
+                    other => other,
+                })?;
+                Samples {
+                    x: checked_matrix(path, x)?,
+                    image_shape: None,
+                }
+            }
+        }
+    } else {
+        Samples {
+            x: load_matrix(path)?,
+            image_shape: None,
+        }
+    };
+    if let Some(l) = limit {
+        if samples.x.nrows() > l {
+            samples.x = samples.x.slice(ndarray::s![..l, ..]).to_owned();
+        }
+    }
+    Ok(samples)
+}
 
 /// Loads a `samples x features` matrix from a `.npy` or `.csv` file (chosen
 /// by the extension, case-insensitive).
@@ -47,6 +127,11 @@ pub fn load_matrix(path: impl AsRef<Path>) -> Result<Array2<f32>, DataError> {
     } else {
         parse_csv(path, &bytes)?
     };
+    checked_matrix(path, matrix)
+}
+
+/// Rejects a matrix without rows or columns.
+fn checked_matrix(path: &Path, matrix: Array2<f32>) -> Result<Array2<f32>, DataError> {
     let (rows, cols) = matrix.dim();
     if rows == 0 || cols == 0 {
         return Err(DataError::Empty {
@@ -58,7 +143,8 @@ pub fn load_matrix(path: impl AsRef<Path>) -> Result<Array2<f32>, DataError> {
     Ok(matrix)
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> DataError {
+/// [`DataError::NotFound`] for a missing file, else [`DataError::Io`].
+pub(super) fn io_error(path: &Path, source: std::io::Error) -> DataError {
     if source.kind() == std::io::ErrorKind::NotFound {
         DataError::NotFound {
             path: path.to_path_buf(),
@@ -71,7 +157,8 @@ fn io_error(path: &Path, source: std::io::Error) -> DataError {
     }
 }
 
-fn npy_error(path: &Path, err: ReadNpyError) -> DataError {
+/// [`DataError::Npy`] with the npy reader's message.
+pub(super) fn npy_error(path: &Path, err: ReadNpyError) -> DataError {
     DataError::Npy {
         path: path.to_path_buf(),
         message: err.to_string(),
@@ -116,13 +203,23 @@ fn npy_claim(bytes: &[u8]) -> Option<(Vec<u64>, u64, usize)> {
         .filter(|d| !d.is_empty())
         .map(|d| d.parse().ok())
         .collect::<Option<Vec<u64>>>()?;
-    let elem = if header.contains("f8") { 8 } else { 4 };
+    // Element size: the digits ending the 'descr' value ('<f4', '|u1', ...);
+    // 1 when unreadable (the smallest claim, so never a false rejection).
+    let elem = header
+        .split("'descr'")
+        .nth(1)
+        .and_then(|d| d.split('\'').nth(1))
+        .and_then(|d| {
+            let digits: String = d.chars().filter(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
+        })
+        .unwrap_or(1);
     Some((dims, elem, start + len))
 }
 
 /// Rejects a header whose shape needs more data than the file holds, before
 /// the npy reader allocates what the header claims.
-fn check_npy_size(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+pub(super) fn check_npy_size(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let Some((dims, elem, data_start)) = npy_claim(bytes) else {
         return Ok(());
     };

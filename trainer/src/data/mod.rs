@@ -1,11 +1,15 @@
 //! Data sets for the trainer: the paper's synthetic sets, user matrices from
-//! `.npy` / `.csv` files, splitting and normalization.
+//! `.npy` / `.csv` files, images from `.npy` stacks, IDX files (MNIST,
+//! Fashion-MNIST) and PNG directories, splitting and normalization.
 //!
 //! Every matrix is row-major `samples x features` (rows are samples), the
 //! transpose of the `T x N` orientation of `RRAE-SPEC.md`.
 
 pub mod files;
+pub mod idx;
 pub mod normalize;
+pub mod npy_images;
+pub mod png_dir;
 pub mod synthetic;
 
 use std::path::PathBuf;
@@ -17,6 +21,10 @@ use rand::SeedableRng;
 use thiserror::Error;
 
 pub use normalize::{NormKind, Normalizer};
+
+/// `(channels, height, width)` of an image sample (flattened row-major
+/// `C x H x W`).
+pub type ImageShape = (usize, usize, usize);
 
 /// A training / test pair of data matrices (rows are samples).
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +71,9 @@ pub enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file's extension is not `.npy` or `.csv`.
-    #[error("{}: unknown extension {ext:?} (expected .npy or .csv)", path.display())]
+    /// The file's extension is not `.npy` or `.csv` (nor, for
+    /// [`files::load_samples`], an IDX name or a directory).
+    #[error("{}: unknown extension {ext:?} (expected .npy, .csv, an IDX file *-ubyte[.gz] or a directory of .png files)", path.display())]
     UnknownExtension {
         /// The file.
         path: PathBuf,
@@ -77,6 +86,42 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
         /// What went wrong.
+        message: String,
+    },
+    /// The IDX file is malformed, truncated or of an unsupported kind.
+    #[error("{}: invalid IDX file: {message}", path.display())]
+    Idx {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A PNG file (or a directory of them) cannot be read as an image.
+    #[error("{}: invalid PNG image: {message}", path.display())]
+    Png {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An image's shape differs from the first image's.
+    #[error("{}: image is {} x {} x {} (C x H x W) but {} is {} x {} x {}; all images must share one shape", path.display(), found.0, found.1, found.2, first.display(), expected.0, expected.1, expected.2)]
+    ImageShape {
+        /// The odd file.
+        path: PathBuf,
+        /// Its `(C, H, W)`.
+        found: (usize, usize, usize),
+        /// `(C, H, W)` of the first image.
+        expected: (usize, usize, usize),
+        /// The first image's file.
+        first: PathBuf,
+    },
+    /// The data would exceed a size limit.
+    #[error("{}: too large: {message}", path.display())]
+    TooLarge {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is too large.
         message: String,
     },
     /// The array is not 2-D.
