@@ -79,16 +79,16 @@ pub fn plot_curves(path: &Path, title: &str, y: &Array2<f32>) -> Result<()> {
 }
 
 /// The image shape to draw a model's outputs with: the `--image-shape` flag,
-/// else the data's (`from_data`), checked against the model's input size.
-/// (This is the one place to add a shape derived from the model itself,
-/// e.g. from a first convolution layer, once the format stores one.)
+/// else the data's (`from_data`), else the input of the model's first
+/// encoder layer if it is a convolution (CNN models), checked against the
+/// model's input size.
 pub fn resolve_image_shape(
     loaded: &LoadedModel,
     flag: Option<super::ImageShape>,
     from_data: Option<super::ImageShape>,
     model: &Path,
 ) -> Result<Option<super::ImageShape>> {
-    let Some(shape) = flag.or(from_data) else {
+    let Some(shape) = flag.or(from_data).or(model_image_shape(loaded)?) else {
         return Ok(None);
     };
     super::check_image_shape(
@@ -97,6 +97,20 @@ pub fn resolve_image_shape(
         &model.display().to_string(),
     )?;
     Ok(Some(shape))
+}
+
+/// `(C, H, W)` of a model whose first encoder layer is a convolution.
+fn model_image_shape(loaded: &LoadedModel) -> Result<Option<super::ImageShape>> {
+    use rrae_format::meta::Layer;
+    let model = loaded.model()?;
+    Ok(match model.meta().encoder.first() {
+        Some(Layer::Conv2d(c)) => Some((
+            c.in_channels as usize,
+            c.in_height as usize,
+            c.in_width as usize,
+        )),
+        _ => None,
+    })
 }
 
 /// Plots generated samples `y` into `path`: an image grid when `shape` is
@@ -138,4 +152,37 @@ pub fn exec(args: SampleArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rrae_format::testing::{tiny_cnn_model, tiny_model};
+
+    #[test]
+    fn image_shape_comes_from_flag_data_or_a_first_convolution() {
+        let path = Path::new("m.rrae");
+        let (_, cnn) = tiny_cnn_model();
+        let cnn = LoadedModel::new(&cnn).unwrap();
+        let first = match cnn.model().unwrap().meta().encoder.first() {
+            Some(rrae_format::meta::Layer::Conv2d(c)) => (c.in_channels, c.in_height, c.in_width),
+            other => panic!("not a conv model: {other:?}"),
+        };
+        let (c, h, w) = (first.0 as usize, first.1 as usize, first.2 as usize);
+        assert_eq!(
+            resolve_image_shape(&cnn, None, None, path).unwrap(),
+            Some((c, h, w))
+        );
+        // An explicit flag wins, and is checked against the input size.
+        let n = c * h * w;
+        assert_eq!(
+            resolve_image_shape(&cnn, Some((1, 1, n)), None, path).unwrap(),
+            Some((1, 1, n))
+        );
+        assert!(resolve_image_shape(&cnn, Some((1, 1, n + 1)), None, path).is_err());
+        // A dense model has no shape of its own.
+        let (_, dense) = tiny_model();
+        let dense = LoadedModel::new(&dense).unwrap();
+        assert_eq!(resolve_image_shape(&dense, None, None, path).unwrap(), None);
+    }
 }
