@@ -50,10 +50,7 @@ fn check(dataset: &str, k_star: usize) {
         let t = v.threshold.unwrap();
         assert_eq!(v.accepted, v.loss <= t, "{dataset}: {v:?}");
     }
-    assert_eq!(
-        j.iter().filter(|v| v.accepted).last().map(|v| v.k),
-        Some(k_star)
-    );
+    assert_eq!(j.iter().rfind(|v| v.accepted).map(|v| v.k), Some(k_star));
     let json = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
     assert!(json.contains("\"k_history\"") && json.contains("\"k_judgements\""));
 }
