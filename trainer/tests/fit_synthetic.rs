@@ -42,7 +42,7 @@ fn gaussian_shift_k1_short_fit_beats_linear_baseline() {
         m.linear_baseline_test_rel_error
     );
     // Known gap (docs/TRAINING.md): with only 20 training bumps, encoding
-    // unseen test bumps generalizes poorly; the issue's 30 % bar is not met.
+    // unseen test bumps generalizes poorly; the issue's 10 % bar is not met.
     assert!(
         m.train_rel_error <= 20.0,
         "gaussian_shift train error {:.2} %",
@@ -53,6 +53,30 @@ fn gaussian_shift_k1_short_fit_beats_linear_baseline() {
         "gaussian_shift test error {:.2} %",
         m.test_rel_error
     );
+}
+
+#[test]
+fn gaussian_2d_k2_short_fit_meets_the_10_percent_bar() {
+    // The built-in 32 x 32 image set of intrinsic dimension 2 (issue #9's
+    // bar: test error <= 10 % at k = 2; the full default run reaches 2.2 %
+    // with the MLP and 5.8 % with --arch cnn, docs/TRAINING.md).
+    let dir = tempfile::tempdir().unwrap();
+    let opts = FitOptions {
+        dataset: Some("2d_gaussian_shift_scale".into()),
+        k: Some(2),
+        steps: Some(2000),
+        finetune_steps: Some(100),
+        out: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let m = fit(&opts, true, false).unwrap().metrics;
+    assert!(m.linear_baseline_test_rel_error > 70.0, "{m:?}");
+    assert!(
+        m.test_rel_error <= 10.0,
+        "2d_gaussian_shift_scale test error {:.2} %",
+        m.test_rel_error
+    );
+    assert!(dir.path().join("reconstructions.png").exists());
 }
 
 #[test]
