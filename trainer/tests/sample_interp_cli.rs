@@ -3,36 +3,16 @@
 //! line with a non-zero exit for bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use rrae_trainer::data::files::load_matrix;
 
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .output()
-        .expect("run trainer")
-}
+mod common;
+use common::{ok, s};
 
-fn ok(args: &[&str]) -> String {
-    let out = trainer(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?}: {stderr}");
-    assert!(!stderr.contains("warning"), "{args:?}: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
+/// `common::fails`, with the error on one line.
 fn fails(args: &[&str], needle: &str) {
-    let out = trainer(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} succeeded");
+    let stderr = common::fails(args, needle);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(stderr.contains(needle), "expected '{needle}' in: {stderr}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
