@@ -111,6 +111,61 @@ pub fn dense(
     }
 }
 
+/// Appends the tensors of a 3x3, stride 2, padding 1 convolution on
+/// `in_channels x side x side` images and returns its geometry, for either
+/// kind: a `Layer::Conv2d` halves the side (rounding up), a
+/// `Layer::ConvTranspose2d` with output padding `[1, 1]` doubles it.
+pub fn conv3x3_s2(
+    w: &mut ModelWriter,
+    in_channels: u32,
+    side: u32,
+    out_channels: u32,
+    weight: &[f32],
+    bias: &[f32],
+    activation: Activation,
+) -> Conv {
+    Conv {
+        in_channels,
+        in_height: side,
+        in_width: side,
+        out_channels,
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+        weight: w.tensor(weight),
+        bias: w.tensor(bias),
+        activation,
+    }
+}
+
+/// Metadata of a folded model (latent width = `rank`, basis not stored)
+/// with no normalization, sampler, parameter table or singular values.
+///
+/// # Panics
+///
+/// If a side has more than [`MAX_LAYERS`] layers (a test bug).
+pub fn folded_meta<'a>(
+    name: &'a str,
+    input_dim: u32,
+    rank: u32,
+    encoder: &[Layer],
+    decoder: &[Layer],
+) -> ModelMeta<'a> {
+    ModelMeta {
+        name,
+        input_dim,
+        latent_dim: rank,
+        rank,
+        normalization: Normalization::None,
+        encoder: heapless::Vec::from_slice(encoder).expect("capacity"),
+        decoder: heapless::Vec::from_slice(decoder).expect("capacity"),
+        basis: Basis::Folded { stored: None },
+        sampler: None,
+        params: None,
+        singular_values: None,
+    }
+}
+
 /// xorshift64*: enough randomness for test shapes and weights, no
 /// dependency. Shared by the tests, the latency example and the firmware's
 /// host generator.
@@ -288,23 +343,15 @@ pub fn tiny_cnn_model() -> (ModelMeta<'static>, Vec<u8>) {
         (0..n).map(|i| start + step * i as f32).collect()
     };
     let mut w = ModelWriter::new();
-    let geometry = |in_channels, in_hw, out_channels, weight, bias, activation| Conv {
-        in_channels,
-        in_height: in_hw,
-        in_width: in_hw,
-        out_channels,
-        kernel: [3, 3],
-        stride: [2, 2],
-        padding: [1, 1],
-        weight,
-        bias,
-        activation,
-    };
-    let (cw, cb) = (
-        w.tensor(&ramp(18, -0.5, 0.0625)),
-        w.tensor(&[0.125, -0.125]),
-    );
-    let conv = Layer::Conv2d(geometry(1, 4, 2, cw, cb, Activation::Tanh));
+    let conv = Layer::Conv2d(conv3x3_s2(
+        &mut w,
+        1,
+        4,
+        2,
+        &ramp(18, -0.5, 0.0625),
+        &[0.125, -0.125],
+        Activation::Tanh,
+    ));
     let enc_dense = dense(
         &mut w,
         8,
@@ -321,24 +368,19 @@ pub fn tiny_cnn_model() -> (ModelMeta<'static>, Vec<u8>) {
         &ramp(8, -0.25, 0.0625),
         Activation::Relu,
     );
-    let (tw, tb) = (w.tensor(&ramp(18, 0.25, -0.03125)), w.tensor(&[0.5]));
     let up = Layer::ConvTranspose2d {
-        conv: geometry(2, 2, 1, tw, tb, Activation::Identity),
+        conv: conv3x3_s2(
+            &mut w,
+            2,
+            2,
+            1,
+            &ramp(18, 0.25, -0.03125),
+            &[0.5],
+            Activation::Identity,
+        ),
         output_padding: [1, 1],
     };
-    let meta = ModelMeta {
-        name: "tiny-cnn",
-        input_dim: 16,
-        latent_dim: 2,
-        rank: 2,
-        normalization: Normalization::None,
-        encoder: heapless::Vec::from_slice(&[conv, enc_dense]).expect("capacity"),
-        decoder: heapless::Vec::from_slice(&[dec_dense, up]).expect("capacity"),
-        basis: Basis::Folded { stored: None },
-        sampler: None,
-        params: None,
-        singular_values: None,
-    };
+    let meta = folded_meta("tiny-cnn", 16, 2, &[conv, enc_dense], &[dec_dense, up]);
     let bytes = w.finish(&meta).expect("the tiny CNN is valid");
     (meta, bytes)
 }

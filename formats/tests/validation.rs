@@ -4,7 +4,7 @@
 
 use rrae_format::header::{crc32, MINOR};
 use rrae_format::meta::*;
-use rrae_format::testing::dense;
+use rrae_format::testing::{conv3x3_s2, dense, folded_meta};
 use rrae_format::{read, AlignedBytes, FormatError, ModelWriter};
 
 /// A valid folded model 2 -> 1 -> 2 (rank 1), modified by `edit`.
@@ -12,19 +12,7 @@ fn build(edit: impl FnOnce(&mut ModelWriter, &mut ModelMeta<'static>)) -> Result
     let mut w = ModelWriter::new();
     let enc = dense(&mut w, 2, 1, &[0.5, 0.5], &[0.0], Activation::Identity);
     let dec = dense(&mut w, 1, 2, &[1.0, 1.0], &[0.0, 0.0], Activation::Relu);
-    let mut meta = ModelMeta {
-        name: "m",
-        input_dim: 2,
-        latent_dim: 1,
-        rank: 1,
-        normalization: Normalization::None,
-        encoder: heapless::Vec::from_slice(&[enc]).unwrap(),
-        decoder: heapless::Vec::from_slice(&[dec]).unwrap(),
-        basis: Basis::Folded { stored: None },
-        sampler: None,
-        params: None,
-        singular_values: None,
-    };
+    let mut meta = folded_meta("m", 2, 1, &[enc], &[dec]);
     edit(&mut w, &mut meta);
     w.finish(&meta).map(|_| ())
 }
@@ -242,17 +230,16 @@ fn build_conv_bytes(
     edit: impl FnOnce(&mut ModelWriter, &mut ModelMeta<'static>),
 ) -> Result<Vec<u8>, FormatError> {
     let mut w = ModelWriter::new();
-    let geometry = |w: &mut ModelWriter, c, hw, o| Conv {
-        in_channels: c,
-        in_height: hw,
-        in_width: hw,
-        out_channels: o,
-        kernel: [3, 3],
-        stride: [2, 2],
-        padding: [1, 1],
-        weight: w.tensor(&[0.25; 18]),
-        bias: w.tensor(&vec![0.0; o as usize]),
-        activation: Activation::Tanh,
+    let geometry = |w: &mut ModelWriter, c, hw, o| {
+        conv3x3_s2(
+            w,
+            c,
+            hw,
+            o,
+            &[0.25; 18],
+            &vec![0.0; o as usize],
+            Activation::Tanh,
+        )
     };
     let conv = Layer::Conv2d(geometry(&mut w, 1, 4, 2));
     let enc = dense(&mut w, 8, 1, &[0.5; 8], &[0.0], Activation::Identity);
@@ -261,19 +248,7 @@ fn build_conv_bytes(
         conv: geometry(&mut w, 2, 2, 1),
         output_padding: [1, 1],
     };
-    let mut meta = ModelMeta {
-        name: "cnn",
-        input_dim: 16,
-        latent_dim: 1,
-        rank: 1,
-        normalization: Normalization::None,
-        encoder: heapless::Vec::from_slice(&[conv, enc]).unwrap(),
-        decoder: heapless::Vec::from_slice(&[dec, up]).unwrap(),
-        basis: Basis::Folded { stored: None },
-        sampler: None,
-        params: None,
-        singular_values: None,
-    };
+    let mut meta = folded_meta("cnn", 16, 1, &[conv, enc], &[dec, up]);
     edit(&mut w, &mut meta);
     w.finish(&meta)
 }
@@ -316,19 +291,7 @@ fn conv_baseline_is_valid_and_versioned_1_1() {
     let mut w = ModelWriter::new();
     let enc = dense(&mut w, 1, 1, &[1.0], &[0.0], Activation::Identity);
     let dec = dense(&mut w, 1, 1, &[1.0], &[0.0], Activation::Identity);
-    let meta = ModelMeta {
-        name: "",
-        input_dim: 1,
-        latent_dim: 1,
-        rank: 1,
-        normalization: Normalization::None,
-        encoder: heapless::Vec::from_slice(&[enc]).unwrap(),
-        decoder: heapless::Vec::from_slice(&[dec]).unwrap(),
-        basis: Basis::Folded { stored: None },
-        sampler: None,
-        params: None,
-        singular_values: None,
-    };
+    let meta = folded_meta("", 1, 1, &[enc], &[dec]);
     assert_eq!(w.finish(&meta).unwrap()[4..8], [1, 0, 0, 0]);
 }
 
