@@ -25,8 +25,8 @@
 //!   `valgrind --tool=callgrind` with N = 0 and N = 1000; the difference of
 //!   the instruction totals / 1000 is the cost of one call.
 
-use rrae_format::meta::{Activation, Basis, Conv, Layer, ModelMeta, Normalization};
-use rrae_format::testing::Rng;
+use rrae_format::meta::{Activation, Conv, Layer};
+use rrae_format::testing::{conv3x3_s2, dense, folded_meta, Rng};
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 use std::hint::black_box;
@@ -45,49 +45,66 @@ struct Built {
     weights: Vec<Vec<f32>>,
 }
 
+/// Random weights, U(±1/√fan_in), also kept (in file order) for `--out`.
+struct Init {
+    rng: Rng,
+    /// enc W0, b0, W1, b1, dec W0, b0, W1, b1.
+    weights: Vec<Vec<f32>>,
+}
+
+impl Init {
+    fn new(seed: u64) -> Self {
+        Init {
+            rng: Rng::new(seed),
+            weights: Vec::new(),
+        }
+    }
+
+    /// `n` weights and `out` biases of a layer with `fan_in` inputs.
+    fn draw(&mut self, n: usize, out: usize, fan_in: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = 1.0 / (fan_in as f32).sqrt();
+        let wt: Vec<f32> = (0..n).map(|_| self.rng.uniform(a)).collect();
+        let b: Vec<f32> = (0..out).map(|_| self.rng.uniform(a)).collect();
+        self.weights.push(wt.clone());
+        self.weights.push(b.clone());
+        (wt, b)
+    }
+
+    /// A Dense layer `i -> o`.
+    fn dense(&mut self, w: &mut ModelWriter, i: usize, o: usize, act: Activation) -> Layer {
+        let (wt, b) = self.draw(o * i, o, i);
+        dense(w, i as u32, o as u32, &wt, &b, act)
+    }
+
+    /// A 3x3, stride 2, padding 1 convolution `ci -> co` on `side x side`
+    /// images.
+    fn conv(
+        &mut self,
+        w: &mut ModelWriter,
+        (ci, side, co): (u32, u32, u32),
+        fan_in: u32,
+        act: Activation,
+    ) -> Conv {
+        let (wt, b) = self.draw((ci * co * 9) as usize, co as usize, fan_in as usize);
+        conv3x3_s2(w, ci, side, co, &wt, &b, act)
+    }
+}
+
 fn build(name: &'static str, t: usize, h: usize, k: usize, seed: u64) -> Built {
-    let mut rng = Rng::new(seed);
+    let mut init = Init::new(seed);
     let mut w = ModelWriter::new();
-    let mut weights = Vec::new();
-    let mut dense = |w: &mut ModelWriter, rng: &mut Rng, i: usize, o: usize, act: Activation| {
-        let a = 1.0 / (i as f32).sqrt();
-        let wt: Vec<f32> = (0..o * i).map(|_| rng.uniform(a)).collect();
-        let b: Vec<f32> = (0..o).map(|_| rng.uniform(a)).collect();
-        let layer = Layer::Dense {
-            in_dim: i as u32,
-            out_dim: o as u32,
-            weight: w.tensor(&wt),
-            bias: w.tensor(&b),
-            activation: act,
-        };
-        weights.push(wt);
-        weights.push(b);
-        layer
-    };
-    let e0 = dense(&mut w, &mut rng, t, h, Activation::Relu);
-    let e1 = dense(&mut w, &mut rng, h, k, Activation::Identity);
-    let d0 = dense(&mut w, &mut rng, k, h, Activation::Relu);
-    let d1 = dense(&mut w, &mut rng, h, t, Activation::Identity);
-    let meta = ModelMeta {
-        name,
-        input_dim: t as u32,
-        latent_dim: k as u32,
-        rank: k as u32,
-        normalization: Normalization::None,
-        encoder: [e0, e1].into_iter().collect(),
-        decoder: [d0, d1].into_iter().collect(),
-        basis: Basis::Folded { stored: None },
-        sampler: None,
-        params: None,
-        singular_values: None,
-    };
+    let e0 = init.dense(&mut w, t, h, Activation::Relu);
+    let e1 = init.dense(&mut w, h, k, Activation::Identity);
+    let d0 = init.dense(&mut w, k, h, Activation::Relu);
+    let d1 = init.dense(&mut w, h, t, Activation::Identity);
+    let meta = folded_meta(name, t as u32, k as u32, &[e0, e1], &[d0, d1]);
     let bytes = w.finish(&meta).expect("valid model");
     Built {
         name,
         kind: "dense",
         dims: (t, h, k),
         bytes,
-        weights,
+        weights: init.weights,
     }
 }
 
@@ -96,73 +113,25 @@ fn build_cnn(seed: u64) -> Built {
     const SIDE: u32 = 16;
     const CH: u32 = 8;
     const K: u32 = 8;
-    let mut rng = Rng::new(seed);
+    let mut init = Init::new(seed);
     let mut w = ModelWriter::new();
-    let mut weights = Vec::new();
-    let mut conv = |w: &mut ModelWriter, ci: u32, side: u32, co: u32, fan_in: u32, act| {
-        let a = 1.0 / (fan_in as f32).sqrt();
-        let wt: Vec<f32> = (0..ci * co * 9).map(|_| rng.uniform(a)).collect();
-        let b: Vec<f32> = (0..co).map(|_| rng.uniform(a)).collect();
-        let c = Conv {
-            in_channels: ci,
-            in_height: side,
-            in_width: side,
-            out_channels: co,
-            kernel: [3, 3],
-            stride: [2, 2],
-            padding: [1, 1],
-            weight: w.tensor(&wt),
-            bias: w.tensor(&b),
-            activation: act,
-        };
-        weights.push(wt);
-        weights.push(b);
-        c
-    };
     let half = SIDE / 2;
     let hidden = CH * half * half;
-    let down = Layer::Conv2d(conv(&mut w, 1, SIDE, CH, 9, Activation::Relu));
+    let down = Layer::Conv2d(init.conv(&mut w, (1, SIDE, CH), 9, Activation::Relu));
     let up = Layer::ConvTranspose2d {
-        conv: conv(&mut w, CH, half, 1, CH * 9, Activation::Identity),
+        conv: init.conv(&mut w, (CH, half, 1), CH * 9, Activation::Identity),
         output_padding: [1, 1],
     };
-    let mut dense = |w: &mut ModelWriter, i: u32, o: u32, act| {
-        let a = 1.0 / (i as f32).sqrt();
-        let wt: Vec<f32> = (0..o * i).map(|_| rng.uniform(a)).collect();
-        let b: Vec<f32> = (0..o).map(|_| rng.uniform(a)).collect();
-        let layer = Layer::Dense {
-            in_dim: i,
-            out_dim: o,
-            weight: w.tensor(&wt),
-            bias: w.tensor(&b),
-            activation: act,
-        };
-        weights.push(wt);
-        weights.push(b);
-        layer
-    };
-    let enc = dense(&mut w, hidden, K, Activation::Identity);
-    let dec = dense(&mut w, K, hidden, Activation::Relu);
-    let meta = ModelMeta {
-        name: "cnn16",
-        input_dim: SIDE * SIDE,
-        latent_dim: K,
-        rank: K,
-        normalization: Normalization::None,
-        encoder: [down, enc].into_iter().collect(),
-        decoder: [dec, up].into_iter().collect(),
-        basis: Basis::Folded { stored: None },
-        sampler: None,
-        params: None,
-        singular_values: None,
-    };
+    let enc = init.dense(&mut w, hidden as usize, K as usize, Activation::Identity);
+    let dec = init.dense(&mut w, K as usize, hidden as usize, Activation::Relu);
+    let meta = folded_meta("cnn16", SIDE * SIDE, K, &[down, enc], &[dec, up]);
     let bytes = w.finish(&meta).expect("valid model");
     Built {
         name: "cnn16",
         kind: "cnn",
         dims: ((SIDE * SIDE) as usize, hidden as usize, K as usize),
         bytes,
-        weights,
+        weights: init.weights,
     }
 }
 
