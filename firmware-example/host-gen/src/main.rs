@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rrae_format::meta::{Activation, Basis, Conv, Layer, ModelMeta, Normalization, Sampler};
-use rrae_format::testing::{reference_f64, Rng};
+use rrae_format::testing::{conv3x3_s2, reference_f64, Rng};
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 
@@ -136,18 +136,15 @@ fn cnn_conv(
     let scale = (3.0 / fan_in as f32).sqrt();
     let weight: Vec<f32> = (0..n).map(|_| rng.uniform(scale)).collect();
     let bias: Vec<f32> = (0..out_channels).map(|_| rng.uniform(0.1)).collect();
-    Conv {
+    conv3x3_s2(
+        w,
         in_channels,
-        in_height: side,
-        in_width: side,
+        side,
         out_channels,
-        kernel: [3, 3],
-        stride: [2, 2],
-        padding: [1, 1],
-        weight: w.tensor(&weight),
-        bias: w.tensor(&bias),
+        &weight,
+        &bias,
         activation,
-    }
+    )
 }
 
 /// The CNN example: 1x16x16 -> Conv2d(1->4, 3x3, s2, p1, relu) -> 4x8x8 ->
