@@ -402,24 +402,12 @@ impl Rng {
     /// `out_channels` channels: `(layer, output shape)`, or `None` if the
     /// drawn geometry leaves no output.
     fn image_layer_from(&mut self, w: &mut ModelWriter, shape: Shape) -> Option<(Layer, Shape)> {
-        let [c, h, wd] = shape;
         let (kh, sh, ph) = self.window();
         let (kw, sw, pw) = self.window();
         let out_channels = self.range(1, 3);
         let transposed = self.range(0, 3) == 0;
         let output_padding = [self.range(0, sh - 1), self.range(0, sw - 1)];
-        let conv = Conv {
-            in_channels: c,
-            in_height: h,
-            in_width: wd,
-            out_channels,
-            kernel: [kh, kw],
-            stride: [sh, sw],
-            padding: [ph, pw],
-            weight: TensorRef { offset: 0, len: 0 },
-            bias: TensorRef { offset: 0, len: 0 },
-            activation: self.activation(),
-        };
+        let conv = self.geometry(shape, out_channels, [kh, kw], [sh, sw], [ph, pw]);
         let [ho, wo] = if transposed {
             conv.transposed_output(output_padding).ok()?
         } else {
@@ -455,20 +443,40 @@ impl Rng {
         };
         let (h, oph) = axis(ho, kh, sh, ph)?;
         let (wd, opw) = axis(wo, kw, sw, pw)?;
-        let conv = Conv {
-            in_channels,
+        let conv = self.geometry(
+            [in_channels, h, wd],
+            out_channels,
+            [kh, kw],
+            [sh, sw],
+            [ph, pw],
+        );
+        let layer = self.finish_conv(w, conv, transposed.then_some([oph, opw]));
+        (layer.dims().1 == out_channels * ho * wo).then_some((layer, [in_channels, h, wd]))
+    }
+
+    /// A convolution geometry from a `shape` image to `out_channels`
+    /// channels with a random activation; its tensors are written by
+    /// [`Rng::finish_conv`].
+    fn geometry(
+        &mut self,
+        [c, h, wd]: Shape,
+        out_channels: u32,
+        kernel: [u32; 2],
+        stride: [u32; 2],
+        padding: [u32; 2],
+    ) -> Conv {
+        Conv {
+            in_channels: c,
             in_height: h,
             in_width: wd,
             out_channels,
-            kernel: [kh, kw],
-            stride: [sh, sw],
-            padding: [ph, pw],
+            kernel,
+            stride,
+            padding,
             weight: TensorRef { offset: 0, len: 0 },
             bias: TensorRef { offset: 0, len: 0 },
             activation: self.activation(),
-        };
-        let layer = self.finish_conv(w, conv, transposed.then_some([oph, opw]));
-        (layer.dims().1 == out_channels * ho * wo).then_some((layer, [in_channels, h, wd]))
+        }
     }
 
     /// Writes random weights and biases for `conv` and returns the layer
