@@ -212,25 +212,36 @@ impl Conv {
 
     pub(crate) fn conv2d_geometry(&self) -> Result<[u32; 2], Geometry> {
         self.check_nonzero()?;
-        let axis = |n: u32, k: u32, s: u32, p: u32| -> Result<u32, Geometry> {
+        self.per_axis([0, 0], |n, k, s, p, _| {
             let padded = fit(u64::from(n) + 2 * u64::from(p))?;
             let room = padded.checked_sub(k).ok_or(Geometry::Empty)?;
             // `s` is non-zero (checked above); `checked_div` keeps the
             // panic branch out of the binary (panic-check/).
             Ok(room.checked_div(s).ok_or(Geometry::Zero)? + 1)
-        };
+        })
+    }
+
+    /// `[axis(height), axis(width)]`, `axis` taking the input size, kernel,
+    /// stride, padding and `extra` along the axis.
+    fn per_axis(
+        &self,
+        extra: [u32; 2],
+        axis: impl Fn(u32, u32, u32, u32, u32) -> Result<u32, Geometry>,
+    ) -> Result<[u32; 2], Geometry> {
         Ok([
             axis(
                 self.in_height,
                 self.kernel[0],
                 self.stride[0],
                 self.padding[0],
+                extra[0],
             )?,
             axis(
                 self.in_width,
                 self.kernel[1],
                 self.stride[1],
                 self.padding[1],
+                extra[1],
             )?,
         ])
     }
@@ -260,7 +271,7 @@ impl Conv {
         output_padding: [u32; 2],
     ) -> Result<[u32; 2], Geometry> {
         self.check_nonzero()?;
-        let axis = |n: u32, k: u32, s: u32, p: u32, op: u32| -> Result<u32, Geometry> {
+        self.per_axis(output_padding, |n, k, s, p, op| {
             if op >= s {
                 return Err(Geometry::OutputPadding {
                     output_padding: op,
@@ -273,23 +284,7 @@ impl Conv {
                 Some(out) if out > 0 => Ok(out),
                 _ => Err(Geometry::Empty),
             }
-        };
-        Ok([
-            axis(
-                self.in_height,
-                self.kernel[0],
-                self.stride[0],
-                self.padding[0],
-                output_padding[0],
-            )?,
-            axis(
-                self.in_width,
-                self.kernel[1],
-                self.stride[1],
-                self.padding[1],
-                output_padding[1],
-            )?,
-        ])
+        })
     }
 
     /// Elements of `weight`: `in_channels * out_channels * kh * kw`, if it
