@@ -617,61 +617,54 @@ mod tests {
         }
     }
 
+    /// A `Conv2d` `ci -> co` with a square `k x k` kernel, stride `s` and
+    /// padding `p` on `input` images.
+    fn conv(
+        (ci, co): (usize, usize),
+        [k, s, p]: [usize; 3],
+        input: (usize, usize),
+        rng: &mut StdRng,
+    ) -> Conv2d<f64> {
+        let spec = Conv2dSpec {
+            in_channels: ci,
+            out_channels: co,
+            kernel: (k, k),
+            stride: (s, s),
+            padding: (p, p),
+            input,
+        };
+        Conv2d::init(spec, rng).unwrap()
+    }
+
+    /// The `ConvTranspose2d` counterpart of [`conv`], with `output_padding`.
+    fn conv_t(
+        (ci, co): (usize, usize),
+        [k, s, p]: [usize; 3],
+        output_padding: (usize, usize),
+        input: (usize, usize),
+        rng: &mut StdRng,
+    ) -> ConvTranspose2d<f64> {
+        let spec = ConvTranspose2dSpec {
+            in_channels: ci,
+            out_channels: co,
+            kernel: (k, k),
+            stride: (s, s),
+            padding: (p, p),
+            output_padding,
+            input,
+        };
+        ConvTranspose2d::init(spec, rng).unwrap()
+    }
+
     /// conv -> conv -> dense -> dense -> convT -> convT: covers the
     /// conv -> dense (flatten) and dense -> convT (reshape) transitions.
     fn composite(act: Activation, rng: &mut StdRng) -> Network<f64> {
-        let c1 = Conv2d::init(
-            Conv2dSpec {
-                in_channels: 2,
-                out_channels: 3,
-                kernel: (3, 3),
-                stride: (2, 2),
-                padding: (1, 1),
-                input: (7, 6),
-            },
-            rng,
-        )
-        .unwrap();
+        let c1 = conv((2, 3), [3, 2, 1], (7, 6), rng);
         assert_eq!(c1.out_shape(), (3, 4, 3));
-        let c2 = Conv2d::init(
-            Conv2dSpec {
-                in_channels: 3,
-                out_channels: 2,
-                kernel: (2, 2),
-                stride: (1, 1),
-                padding: (0, 0),
-                input: (4, 3),
-            },
-            rng,
-        )
-        .unwrap();
+        let c2 = conv((3, 2), [2, 1, 0], (4, 3), rng);
         assert_eq!(c2.out_shape(), (2, 3, 2));
-        let t1 = ConvTranspose2d::init(
-            ConvTranspose2dSpec {
-                in_channels: 2,
-                out_channels: 3,
-                kernel: (2, 2),
-                stride: (1, 1),
-                padding: (0, 0),
-                output_padding: (0, 0),
-                input: (3, 2),
-            },
-            rng,
-        )
-        .unwrap();
-        let t2 = ConvTranspose2d::init(
-            ConvTranspose2dSpec {
-                in_channels: 3,
-                out_channels: 2,
-                kernel: (3, 3),
-                stride: (2, 2),
-                padding: (1, 1),
-                output_padding: (0, 1),
-                input: (4, 3),
-            },
-            rng,
-        )
-        .unwrap();
+        let t1 = conv_t((2, 3), [2, 1, 0], (0, 0), (3, 2), rng);
+        let t2 = conv_t((3, 2), [3, 2, 1], (0, 1), (4, 3), rng);
         assert_eq!(t2.out_shape(), (2, 7, 6));
         Network::new(vec![
             Layer::Conv2d { conv: c1, act },
