@@ -573,39 +573,31 @@ struct Parts<S, T> {
     b: Array1<T>,
 }
 
-impl<T: NdFloat> From<Conv2d<T>> for Parts<Conv2dSpec, T> {
-    fn from(l: Conv2d<T>) -> Self {
-        Self {
-            spec: l.spec,
-            w: l.w,
-            b: l.b,
+/// `From` / `TryFrom` between a convolution layer and its [`Parts`]
+/// (loading re-validates through the layer's `new`).
+macro_rules! parts_conversions {
+    ($layer:ident, $spec:ty) => {
+        impl<T: NdFloat> From<$layer<T>> for Parts<$spec, T> {
+            fn from(l: $layer<T>) -> Self {
+                Self {
+                    spec: l.spec,
+                    w: l.w,
+                    b: l.b,
+                }
+            }
         }
-    }
-}
 
-impl<T: NdFloat> TryFrom<Parts<Conv2dSpec, T>> for Conv2d<T> {
-    type Error = ConvError;
-    fn try_from(p: Parts<Conv2dSpec, T>) -> Result<Self, ConvError> {
-        Self::new(p.spec, p.w, p.b)
-    }
-}
-
-impl<T: NdFloat> From<ConvTranspose2d<T>> for Parts<ConvTranspose2dSpec, T> {
-    fn from(l: ConvTranspose2d<T>) -> Self {
-        Self {
-            spec: l.spec,
-            w: l.w,
-            b: l.b,
+        impl<T: NdFloat> TryFrom<Parts<$spec, T>> for $layer<T> {
+            type Error = ConvError;
+            fn try_from(p: Parts<$spec, T>) -> Result<Self, ConvError> {
+                Self::new(p.spec, p.w, p.b)
+            }
         }
-    }
+    };
 }
 
-impl<T: NdFloat> TryFrom<Parts<ConvTranspose2dSpec, T>> for ConvTranspose2d<T> {
-    type Error = ConvError;
-    fn try_from(p: Parts<ConvTranspose2dSpec, T>) -> Result<Self, ConvError> {
-        Self::new(p.spec, p.w, p.b)
-    }
-}
+parts_conversions!(Conv2d, Conv2dSpec);
+parts_conversions!(ConvTranspose2d, ConvTranspose2dSpec);
 
 /// 2-D convolution, `y = W ⋆ x + b` (PyTorch's `Conv2d`, cross-correlation).
 ///
