@@ -264,18 +264,11 @@ impl CnnSpec {
         rng: &mut R,
     ) -> Result<Network<T>, CnnError> {
         let plan = self.plan(latent)?;
-        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let window = [self.kernel, self.stride, self.padding];
         let mut layers = Vec::with_capacity(self.channels.len() + 1);
         for (i, pair) in plan.shapes.windows(2).enumerate() {
             let ((ci, hi, wi), (co, _, _)) = (pair[0], pair[1]);
-            let spec = Conv2dSpec {
-                in_channels: ci,
-                out_channels: co,
-                kernel: (k, k),
-                stride: (s, s),
-                padding: (p, p),
-                input: (hi, wi),
-            };
+            let spec = Conv2dSpec::square((ci, co), window, (hi, wi));
             let conv = Conv2d::init(spec, rng).map_err(|error| CnnError::Conv {
                 layer: format!("encoder convolution {}", i + 1),
                 error,
@@ -304,7 +297,7 @@ impl CnnSpec {
         rng: &mut R,
     ) -> Result<Network<T>, CnnError> {
         let plan = self.plan(latent)?;
-        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let window = [self.kernel, self.stride, self.padding];
         let mut layers = vec![Layer::Dense(Dense::init(latent, plan.flat(), hidden, rng))];
         let n = self.channels.len();
         for (j, (pair, &op)) in plan
@@ -315,15 +308,7 @@ impl CnnSpec {
             .enumerate()
         {
             let ((co, _, _), (ci, hi, wi)) = (pair[0], pair[1]);
-            let spec = ConvTranspose2dSpec {
-                in_channels: ci,
-                out_channels: co,
-                kernel: (k, k),
-                stride: (s, s),
-                padding: (p, p),
-                output_padding: op,
-                input: (hi, wi),
-            };
+            let spec = ConvTranspose2dSpec::square((ci, co), window, op, (hi, wi));
             let conv = ConvTranspose2d::init(spec, rng).map_err(|error| CnnError::Conv {
                 layer: format!("decoder transposed convolution {}", j + 1),
                 error,

@@ -199,6 +199,45 @@ pub struct ConvTranspose2dSpec {
     pub input: (usize, usize),
 }
 
+impl Conv2dSpec {
+    /// `in_channels -> out_channels` on `input` images with a `k x k`
+    /// kernel, stride `s` and padding `p` along both axes.
+    pub fn square(
+        (in_channels, out_channels): (usize, usize),
+        [k, s, p]: [usize; 3],
+        input: (usize, usize),
+    ) -> Self {
+        Self {
+            in_channels,
+            out_channels,
+            kernel: (k, k),
+            stride: (s, s),
+            padding: (p, p),
+            input,
+        }
+    }
+}
+
+impl ConvTranspose2dSpec {
+    /// As [`Conv2dSpec::square`], with `output_padding`.
+    pub fn square(
+        (in_channels, out_channels): (usize, usize),
+        [k, s, p]: [usize; 3],
+        output_padding: (usize, usize),
+        input: (usize, usize),
+    ) -> Self {
+        Self {
+            in_channels,
+            out_channels,
+            kernel: (k, k),
+            stride: (s, s),
+            padding: (p, p),
+            output_padding,
+            input,
+        }
+    }
+}
+
 /// Gradients of a convolution layer (same shapes as its `w` and `b`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvGrad<T> {

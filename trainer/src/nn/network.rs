@@ -617,48 +617,15 @@ mod tests {
         }
     }
 
-    /// A `Conv2d` `ci -> co` with a square `k x k` kernel, stride `s` and
-    /// padding `p` on `input` images.
-    fn conv(
-        (ci, co): (usize, usize),
-        [k, s, p]: [usize; 3],
-        input: (usize, usize),
-        rng: &mut StdRng,
-    ) -> Conv2d<f64> {
-        let spec = Conv2dSpec {
-            in_channels: ci,
-            out_channels: co,
-            kernel: (k, k),
-            stride: (s, s),
-            padding: (p, p),
-            input,
-        };
-        Conv2d::init(spec, rng).unwrap()
-    }
-
-    /// The `ConvTranspose2d` counterpart of [`conv`], with `output_padding`.
-    fn conv_t(
-        (ci, co): (usize, usize),
-        [k, s, p]: [usize; 3],
-        output_padding: (usize, usize),
-        input: (usize, usize),
-        rng: &mut StdRng,
-    ) -> ConvTranspose2d<f64> {
-        let spec = ConvTranspose2dSpec {
-            in_channels: ci,
-            out_channels: co,
-            kernel: (k, k),
-            stride: (s, s),
-            padding: (p, p),
-            output_padding,
-            input,
-        };
-        ConvTranspose2d::init(spec, rng).unwrap()
-    }
-
     /// conv -> conv -> dense -> dense -> convT -> convT: covers the
     /// conv -> dense (flatten) and dense -> convT (reshape) transitions.
     fn composite(act: Activation, rng: &mut StdRng) -> Network<f64> {
+        let conv = |c, window, input, rng: &mut StdRng| {
+            Conv2d::init(Conv2dSpec::square(c, window, input), rng).unwrap()
+        };
+        let conv_t = |c, window, op, input, rng: &mut StdRng| {
+            ConvTranspose2d::init(ConvTranspose2dSpec::square(c, window, op, input), rng).unwrap()
+        };
         let c1 = conv((2, 3), [3, 2, 1], (7, 6), rng);
         assert_eq!(c1.out_shape(), (3, 4, 3));
         let c2 = conv((3, 2), [2, 1, 0], (4, 3), rng);
