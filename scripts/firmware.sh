@@ -4,7 +4,7 @@
 #   bash scripts/firmware.sh            # CI: install toolchain, clippy, build, QEMU run,
 #                                       #     failure-path checks, thumbv7em + thumbv6m builds
 #   bash scripts/firmware.sh --regen    # first retrain/regenerate firmware-example/model/
-#                                       #     (and the CNN example, host-gen cnn-model)
+#                                       #     (and the CNN example: trains a small CNN, host-gen cnn-model)
 #   bash scripts/firmware.sh --regen --placeholder   # regenerate with the random placeholder MLP
 #
 # Uses Debian rustc-web 1.96 + build-std, selected by firmware-example/rust-toolchain.toml
@@ -51,8 +51,15 @@ if [ "$REGEN" = 1 ]; then
     hostgen -- expected "$GEN_DIR/model.rrae" "$FW/model" --cases 4 \
       --source "host-gen placeholder-model (deterministic random MLP, not trained)"
   fi
-  # The CNN example (deterministic random weights, f64 reference results).
-  hostgen -- cnn-model "$FW/model"
+  # The CNN example, f64 reference results: a small CNN trained on the built-in
+  # 32 x 32 image set (random weights with --placeholder).
+  if [ "$PLACEHOLDER" = 0 ]; then
+    CNN_ARGS=(fit --dataset 2d_gaussian_shift_scale --arch cnn --channels 8,16 --latent 16 --k 2 --seed 7)
+    cargo run --release -p rrae-trainer --bin trainer -- "${CNN_ARGS[@]}" --quiet --out "$GEN_DIR/cnn"
+    hostgen -- cnn-model "$FW/model" --from "$GEN_DIR/cnn/model.rrae" --source "trainer ${CNN_ARGS[*]}"
+  else
+    hostgen -- cnn-model "$FW/model"
+  fi
 fi
 
 cd "$FW"

@@ -81,6 +81,7 @@ peak_enc=$(sed -n 's/.*peak encode \([0-9]*\) B.*/\1/p' target/footprint/qemu.lo
 peak_dec=$(sed -n 's/.*peak decode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
 # The CNN example (model/cnn.rrae, checked against the f64 reference).
 cnn_len=$(stat -c %s model/cnn.rrae)
+cnn_source=$(sed -n 's/^pub const CNN_SOURCE: &str = "\(.*\)";/\1/p' model/cnn_expected.rs)
 cnn_weights=$(od -An -tu4 -j28 -N4 model/cnn.rrae | tr -d ' ')
 cnn_scratch=$(awk '/pub const CNN_SCRATCH_FLOATS/ {gsub(";",""); print $NF}' model/cnn_expected.rs)
 cnn_enc=$(sed -n 's/^cnn stack: encode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
@@ -151,9 +152,11 @@ caller needs about scratch + peak stack + its own input/output buffers
 
 ## The CNN example (convolution layers, format 1.1)
 
-\`model/cnn.rrae\` (written by \`host-gen cnn-model\`): a deterministic random CNN
-on 1x16x16 images, Conv2d(1->4, 3x3, stride 2, ReLU) -> Dense 256 -> 2 | Dense 2 ->
-256 (ReLU) -> ConvTranspose2d(4->1, 3x3, stride 2, output padding 1). The firmware
+\`model/cnn.rrae\` (\`scripts/firmware.sh --regen\`: \`${cnn_source}\`, then
+\`host-gen cnn-model --from\`): a CNN trained on the built-in 32x32
+\`2d_gaussian_shift_scale\` images, Conv2d(1->8) -> Conv2d(8->16) (3x3, stride 2,
+ELU) -> Dense 1024 -> 2 | Dense 2 -> 1024 (ELU) -> ConvTranspose2d(16->8) ->
+ConvTranspose2d(8->1) (basis folded; test error 7.3 % in \`metrics.json\`). The firmware
 checks its coefficients and reconstructions against the host's \`f64\` reference
 (\`rrae_format::testing::reference_f64\`): largest relative difference in this run
 ${cnn_diff} (tolerance 1e-4).
@@ -162,7 +165,7 @@ ${cnn_diff} (tolerance 1e-4).
 |---|---:|
 | model file (flash, read in place) | ${cnn_len} |
 | of which weights | ${cnn_weights} |
-| scratch (\`CNN_SCRATCH_FLOATS\` = ${cnn_scratch} floats: 2 x the 4x8x8 feature map; convolutions need no im2col buffer) | $((cnn_scratch * 4)) |
+| scratch (\`CNN_SCRATCH_FLOATS\` = ${cnn_scratch} floats: 2 x the widest feature map, 8x16x16; convolutions need no im2col buffer) | $((cnn_scratch * 4)) |
 | peak stack of \`encode\` (measured) | ${cnn_enc} |
 | peak stack of \`decode\` (measured) | ${cnn_dec} |
 | convolution code by symbol sizes (\`rrae_runtime::kernels::conv*\` and helpers, \`rrae_format::meta::{Conv, Layer}\` geometry; a lower bound, LTO inlines) | ${conv_code} |

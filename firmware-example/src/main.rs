@@ -3,9 +3,10 @@
 //! interpolate, and check every result against the values the same runtime
 //! computed on the host (`model/expected.rs`, written by `host-gen`).
 //!
-//! A second embedded model, a small CNN on 16x16 images (`model/cnn.rrae`,
-//! Conv2d -> Dense -> rank 2 -> Dense -> ConvTranspose2d), is checked against
-//! the host's `f64` reference (`model/cnn_expected.rs`).
+//! A second embedded model, a small CNN trained on the built-in 32x32
+//! `2d_gaussian_shift_scale` images (`model/cnn.rrae`: Conv2d x 2 -> Dense ->
+//! rank 2 -> Dense -> ConvTranspose2d x 2), is checked against the host's
+//! `f64` reference (`model/cnn_expected.rs`).
 //!
 //! Prints by semihosting and ends QEMU with exit code 0 when every check
 //! passes, 1 otherwise; a panic also exits with 1. It also measures the peak
@@ -256,11 +257,14 @@ fn run_cnn() -> bool {
     };
     let crc = u32::from_le_bytes([CNN[40], CNN[41], CNN[42], CNN[43]]);
     hprintln!(
-        "cnn model '{}': {} bytes, format 1.{}, input_dim {} (1x16x16), rank {}, scratch {} floats",
+        "cnn model '{}' ({}): {} bytes, format 1.{}, input_dim {} (1x{}x{}), rank {}, scratch {} floats",
         model.name(),
+        CNN_SOURCE,
         CNN.len(),
         CNN[6],
         model.input_dim(),
+        CNN_SIDE,
+        CNN_SIDE,
         model.rank(),
         model.scratch_len()
     );
@@ -291,7 +295,7 @@ fn run_cnn() -> bool {
         if r.is_err() {
             return false;
         }
-        hprintln!("  relative error |x - x_hat| / |x| = {:.6} (random weights)", rel_err(x, &x_hat));
+        hprintln!("  relative error |x - x_hat| / |x| = {:.6}", rel_err(x, &x_hat));
         ok &= check("cnn x_hat", &x_hat, &CNN_X_HAT[i]);
         if model.decode(&alpha[..1], &mut x_hat, &mut scratch).is_err() {
             return false;

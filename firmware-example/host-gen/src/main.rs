@@ -4,11 +4,13 @@
 //! host-gen placeholder-model <out.rrae>
 //!     Writes a deterministic small random MLP (rank 3) with rrae-format's
 //!     ModelWriter. Only a stand-in for when no trained model is at hand.
-//! host-gen cnn-model <out-dir>
-//!     Writes <out-dir>/cnn.rrae, a deterministic small random CNN on 1x16x16
-//!     images (Conv2d stride 2 -> Dense -> rank 2 -> Dense -> ConvTranspose2d
-//!     stride 2), and <out-dir>/cnn_expected.rs: test images and the f64
-//!     reference's coefficients and reconstructions
+//! host-gen cnn-model <out-dir> [--from <trained.rrae>] [--source TEXT]
+//!     Writes <out-dir>/cnn.rrae: the trained CNN `--from` names (first layer a
+//!     Conv2d on 1 x S x S images; `scripts/firmware.sh --regen` trains one on
+//!     `2d_gaussian_shift_scale`), else a deterministic small random CNN on
+//!     1x16x16 images (Conv2d stride 2 -> Dense -> rank 2 -> Dense ->
+//!     ConvTranspose2d stride 2); and <out-dir>/cnn_expected.rs: Gaussian-blob
+//!     test images and the f64 reference's coefficients and reconstructions
 //!     (rrae_format::testing::reference_f64), which the firmware must match.
 //! host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME]
 //!                   [--cases N] [--source TEXT]
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("placeholder-model") if args.len() == 2 => placeholder_model(Path::new(&args[1])),
-        Some("cnn-model") if args.len() == 2 => cnn_model(Path::new(&args[1])),
+        Some("cnn-model") if args.len() >= 2 => cnn_model(Path::new(&args[1]), &args[2..]),
         Some("expected") if args.len() >= 3 => expected(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  host-gen cnn-model <out-dir>\n  \
+const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  host-gen cnn-model <out-dir> [--from <trained.rrae> --source TEXT]\n  \
     host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]";
 
 // ---------------------------------------------------------------- placeholder
@@ -195,31 +197,81 @@ fn cnn_meta(w: &mut ModelWriter) -> Res<ModelMeta<'static>> {
     })
 }
 
-/// Deterministic test images: a Gaussian blob at a different place each.
+/// Deterministic test images, as the trainer's `2d_gaussian_shift_scale`
+/// draws them: `exp(-((x - x0)^2 + (y - y0)^2) / (2 * 0.2^2))` on a
+/// `side x side` grid over `[-1, 1]^2` (rows along y), one centre per case
+/// spread over `[-0.45, 0.45]^2`.
 fn blobs(side: usize, cases: usize) -> Vec<Vec<f32>> {
+    let coord = |i: usize| -1.0 + 2.0 * i as f32 / (side - 1).max(1) as f32;
     (0..cases)
         .map(|c| {
-            let (cy, cx) = (3.0 + 4.5 * c as f32, 11.0 - 3.5 * c as f32);
+            let t = c as f32 / (cases - 1).max(1) as f32;
+            let (y0, x0) = (-0.45 + 0.9 * t, 0.3 - 0.6 * t);
             (0..side * side)
                 .map(|i| {
-                    let (y, x) = ((i / side) as f32, (i % side) as f32);
-                    (-((y - cy).powi(2) + (x - cx).powi(2)) / 8.0).exp()
+                    let (y, x) = (coord(i / side), coord(i % side));
+                    (-((y - y0).powi(2) + (x - x0).powi(2)) / (2.0 * 0.2 * 0.2)).exp()
                 })
                 .collect()
         })
         .collect()
 }
 
-fn cnn_model(out_dir: &Path) -> Res<()> {
-    let mut w = ModelWriter::new();
-    let meta = cnn_meta(&mut w)?;
-    let raw = w
-        .finish(&meta)
-        .map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
+/// The CNN model's bytes and a line on where they come from: the file
+/// `--from` names (a trained model), else the deterministic random one.
+fn cnn_source(args: &[String]) -> Res<(Vec<u8>, String)> {
+    let (mut from, mut source) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--from" => from = Some(PathBuf::from(val()?)),
+            "--source" => source = Some(val()?),
+            _ => return Err(format!("unknown option {a}\n{USAGE}")),
+        }
+    }
+    match from {
+        Some(path) => {
+            let raw = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let source = source.unwrap_or_else(|| format!("trained model {}", path.display()));
+            Ok((raw, source))
+        }
+        None => {
+            let mut w = ModelWriter::new();
+            let meta = cnn_meta(&mut w)?;
+            let raw = w
+                .finish(&meta)
+                .map_err(|e| format!("ModelWriter::finish: {e:?}"))?;
+            Ok((
+                raw,
+                "deterministic random weights (host-gen, not trained)".into(),
+            ))
+        }
+    }
+}
+
+/// Side of the square one-channel images a CNN model takes (from its first
+/// convolution).
+fn cnn_side(meta: &ModelMeta<'_>) -> Res<usize> {
+    match meta.encoder.first() {
+        Some(Layer::Conv2d(c)) if c.in_channels == 1 && c.in_height == c.in_width => {
+            Ok(c.in_height as usize)
+        }
+        _ => Err(
+            "the CNN example needs a model whose first layer is a Conv2d on 1 x S x S images"
+                .into(),
+        ),
+    }
+}
+
+fn cnn_model(out_dir: &Path, args: &[String]) -> Res<()> {
+    let (raw, source) = cnn_source(args)?;
     let bytes = AlignedBytes::new(&raw);
     let file = rrae_format::read(&bytes).map_err(|e| format!("read: {e:?}"))?;
+    let meta = &file.meta;
+    let side = cnn_side(meta)?;
     let (dim, rank) = (meta.input_dim as usize, meta.rank as usize);
-    let inputs = blobs(CNN_SIDE as usize, CNN_CASES);
+    let inputs = blobs(side, CNN_CASES);
     let mut alphas = Vec::new();
     let mut x_hats = Vec::new();
     let mut x_hats_k1 = Vec::new();
@@ -264,14 +316,14 @@ fn cnn_model(out_dir: &Path) -> Res<()> {
     .unwrap();
     writeln!(
         w,
-        "// Model: {} ({} bytes), deterministic random weights (not trained).",
+        "// Model: {} ({} bytes), {source}.",
         meta.name,
         raw.len()
     )
     .unwrap();
     writeln!(
         w,
-        "// Inputs: {CNN_CASES} Gaussian blobs on {CNN_SIDE}x{CNN_SIDE}. Expected values: the f64 reference \
+        "// Inputs: {CNN_CASES} Gaussian blobs on {side}x{side}. Expected values: the f64 reference \
          (rrae_format::testing::reference_f64), rounded to f32."
     )
     .unwrap();
@@ -291,7 +343,7 @@ fn cnn_model(out_dir: &Path) -> Res<()> {
     .unwrap();
     writeln!(w, "/// CRC-32 of the CNN model body, from its header.\npub const CNN_BODY_CRC: u32 = {:#010x};", header.body_crc).unwrap();
     writeln!(w, "/// Floats of scratch the CNN needs (its header's value).\npub const CNN_SCRATCH_FLOATS: usize = {};", header.scratch).unwrap();
-    writeln!(w, "/// Pixels per image (1 x {CNN_SIDE} x {CNN_SIDE}).\npub const CNN_INPUT_DIM: usize = {dim};").unwrap();
+    writeln!(w, "/// Image side (1 x S x S images).\npub const CNN_SIDE: usize = {side};\n/// Pixels per image.\npub const CNN_INPUT_DIM: usize = {dim};\n/// Where the model comes from.\npub const CNN_SOURCE: &str = {source:?};").unwrap();
     writeln!(
         w,
         "/// Coefficients per image.\npub const CNN_RANK: usize = {rank};"
