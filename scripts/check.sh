@@ -18,6 +18,9 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p rrae-format --no-default-features --locked -- -D warnings
 
+step "cargo doc -D warnings (broken links, bad HTML in docs)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 step "cargo test --workspace"
 cargo test --workspace --locked
 

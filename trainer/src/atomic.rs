@@ -1,7 +1,7 @@
 //! Crash-safe file output, shared by every writer of the trainer (model,
 //! metrics, checkpoints, plots, `.npy` files).
 //!
-//! [`write`] puts the bytes in a temporary file in the target's directory,
+//! [`write()`] puts the bytes in a temporary file in the target's directory,
 //! named [`TEMP_PREFIX`]`<target name>.<pid>.<n>`, syncs it to disk, renames
 //! it over the target and syncs the directory. A reader (or a process killed
 //! at any moment) sees either the old complete file or the new complete file,
@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Name prefix of every temporary file [`write`] creates.
+/// Name prefix of every temporary file [`write()`] creates.
 pub const TEMP_PREFIX: &str = ".rrae-tmp.";
 
 /// Writes `bytes` to `path` atomically (temporary file, `fsync`, rename,
@@ -63,7 +63,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Deletes the temporary files a crashed [`write`] left in `dir` (files
+/// Deletes the temporary files a crashed [`write()`] left in `dir` (files
 /// whose name starts with [`TEMP_PREFIX`]); returns how many were removed.
 /// A missing or unreadable directory counts as having none.
 pub fn remove_stale_temps(dir: &Path) -> usize {

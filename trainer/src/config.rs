@@ -137,7 +137,7 @@ pub struct FitOptions {
     /// Random seed (initialization and batch order) [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output directory [default: runs/<dataset or file stem>].
+    /// Output directory [default: runs/NAME, NAME the dataset or the data file stem].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Adaptive rank (aRRAE): start at --k-max, keep the smallest k that
