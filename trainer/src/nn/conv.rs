@@ -638,6 +638,66 @@ macro_rules! parts_conversions {
 parts_conversions!(Conv2d, Conv2dSpec);
 parts_conversions!(ConvTranspose2d, ConvTranspose2dSpec);
 
+/// The methods [`Conv2d`] and [`ConvTranspose2d`] share: sizes, gradients
+/// and passes, all delegated to the layer's [`Pass`] in direction `$dir`.
+macro_rules! layer_methods {
+    ($dir:expr) => {
+        /// Input row width `in_channels·H·W`.
+        pub fn in_dim(&self) -> usize {
+            self.pass.dims($dir).0
+        }
+
+        /// Output row width `out_channels·Ho·Wo`.
+        pub fn out_dim(&self) -> usize {
+            self.pass.dims($dir).1
+        }
+
+        /// Number of trainable values.
+        pub fn param_count(&self) -> usize {
+            self.w.len() + self.b.len()
+        }
+
+        /// Zero gradients shaped like this layer.
+        pub fn zero_grad(&self) -> ConvGrad<T> {
+            ConvGrad::zeros_like(&self.w, &self.b)
+        }
+
+        /// Forward into `y` (`batch x out_dim`, overwritten) for `x`
+        /// (`batch x in_dim`).
+        pub fn forward_into(
+            &self,
+            x: ArrayView2<T>,
+            y: ArrayViewMut2<T>,
+            ws: &mut ConvWorkspace<T>,
+        ) -> Result<(), ConvError> {
+            self.pass.forward($dir, &self.w, &self.b, x, y, ws)
+        }
+
+        /// Forward into a new `batch x out_dim` array.
+        pub fn forward(
+            &self,
+            x: ArrayView2<T>,
+            ws: &mut ConvWorkspace<T>,
+        ) -> Result<Array2<T>, ConvError> {
+            self.pass.forward_new($dir, &self.w, &self.b, x, ws)
+        }
+
+        /// Backward for input `x` and upstream gradient `g = dL/dy`
+        /// (`batch x out_dim`). Overwrites `grad` with dL/dW, dL/db (summed over
+        /// the batch) and, if given, `dx` (`batch x in_dim`) with dL/dx.
+        pub fn backward(
+            &self,
+            x: ArrayView2<T>,
+            g: ArrayView2<T>,
+            grad: &mut ConvGrad<T>,
+            dx: Option<ArrayViewMut2<T>>,
+            ws: &mut ConvWorkspace<T>,
+        ) -> Result<(), ConvError> {
+            self.pass.backward($dir, &self.w, x, g, grad, dx, ws)
+        }
+    };
+}
+
 /// 2-D convolution, `y = W ⋆ x + b` (PyTorch's `Conv2d`, cross-correlation).
 ///
 /// Serialized as its spec, weights and biases; deserialization re-validates
@@ -711,59 +771,7 @@ impl<T: NdFloat> Conv2d<T> {
         (self.pass.rows, ho, wo)
     }
 
-    /// Input row width `C·H·W`.
-    pub fn in_dim(&self) -> usize {
-        self.pass.dims(Dir::Conv).0
-    }
-
-    /// Output row width `out_channels·Ho·Wo`.
-    pub fn out_dim(&self) -> usize {
-        self.pass.dims(Dir::Conv).1
-    }
-
-    /// Number of trainable values.
-    pub fn param_count(&self) -> usize {
-        self.w.len() + self.b.len()
-    }
-
-    /// Zero gradients shaped like this layer.
-    pub fn zero_grad(&self) -> ConvGrad<T> {
-        ConvGrad::zeros_like(&self.w, &self.b)
-    }
-
-    /// Forward into `y` (`batch x out_dim`, overwritten) for `x`
-    /// (`batch x in_dim`).
-    pub fn forward_into(
-        &self,
-        x: ArrayView2<T>,
-        y: ArrayViewMut2<T>,
-        ws: &mut ConvWorkspace<T>,
-    ) -> Result<(), ConvError> {
-        self.pass.forward(Dir::Conv, &self.w, &self.b, x, y, ws)
-    }
-
-    /// Forward into a new `batch x out_dim` array.
-    pub fn forward(
-        &self,
-        x: ArrayView2<T>,
-        ws: &mut ConvWorkspace<T>,
-    ) -> Result<Array2<T>, ConvError> {
-        self.pass.forward_new(Dir::Conv, &self.w, &self.b, x, ws)
-    }
-
-    /// Backward for input `x` and upstream gradient `g = dL/dy`
-    /// (`batch x out_dim`). Overwrites `grad` with dL/dW, dL/db (summed over
-    /// the batch) and, if given, `dx` (`batch x in_dim`) with dL/dx.
-    pub fn backward(
-        &self,
-        x: ArrayView2<T>,
-        g: ArrayView2<T>,
-        grad: &mut ConvGrad<T>,
-        dx: Option<ArrayViewMut2<T>>,
-        ws: &mut ConvWorkspace<T>,
-    ) -> Result<(), ConvError> {
-        self.pass.backward(Dir::Conv, &self.w, x, g, grad, dx, ws)
-    }
+    layer_methods!(Dir::Conv);
 }
 
 /// Transposed 2-D convolution (PyTorch's `ConvTranspose2d`): the adjoint of
@@ -907,60 +915,5 @@ impl<T: NdFloat> ConvTranspose2d<T> {
         self.pass.image_shape()
     }
 
-    /// Input row width `in_channels·H·W`.
-    pub fn in_dim(&self) -> usize {
-        self.pass.dims(Dir::Transposed).0
-    }
-
-    /// Output row width `out_channels·Ho·Wo`.
-    pub fn out_dim(&self) -> usize {
-        self.pass.dims(Dir::Transposed).1
-    }
-
-    /// Number of trainable values.
-    pub fn param_count(&self) -> usize {
-        self.w.len() + self.b.len()
-    }
-
-    /// Zero gradients shaped like this layer.
-    pub fn zero_grad(&self) -> ConvGrad<T> {
-        ConvGrad::zeros_like(&self.w, &self.b)
-    }
-
-    /// Forward into `y` (`batch x out_dim`, overwritten) for `x`
-    /// (`batch x in_dim`).
-    pub fn forward_into(
-        &self,
-        x: ArrayView2<T>,
-        y: ArrayViewMut2<T>,
-        ws: &mut ConvWorkspace<T>,
-    ) -> Result<(), ConvError> {
-        self.pass
-            .forward(Dir::Transposed, &self.w, &self.b, x, y, ws)
-    }
-
-    /// Forward into a new `batch x out_dim` array.
-    pub fn forward(
-        &self,
-        x: ArrayView2<T>,
-        ws: &mut ConvWorkspace<T>,
-    ) -> Result<Array2<T>, ConvError> {
-        self.pass
-            .forward_new(Dir::Transposed, &self.w, &self.b, x, ws)
-    }
-
-    /// Backward for input `x` and upstream gradient `g = dL/dy`
-    /// (`batch x out_dim`). Overwrites `grad` with dL/dW, dL/db (summed over
-    /// the batch) and, if given, `dx` (`batch x in_dim`) with dL/dx.
-    pub fn backward(
-        &self,
-        x: ArrayView2<T>,
-        g: ArrayView2<T>,
-        grad: &mut ConvGrad<T>,
-        dx: Option<ArrayViewMut2<T>>,
-        ws: &mut ConvWorkspace<T>,
-    ) -> Result<(), ConvError> {
-        self.pass
-            .backward(Dir::Transposed, &self.w, x, g, grad, dx, ws)
-    }
+    layer_methods!(Dir::Transposed);
 }
