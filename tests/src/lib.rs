@@ -2,7 +2,6 @@
 //! helpers they share.
 
 use ndarray::{Array2, ArrayView2};
-use rrae_format::testing::Rng;
 use rrae_trainer::config::{FitOptions, TrainConfig};
 use rrae_trainer::data::{self, NormKind, Normalizer};
 use rrae_trainer::export::{model_bytes, ExportInput};
@@ -68,42 +67,10 @@ pub fn train_on(ds: data::Dataset, kind: NormKind, opts: &FitOptions) -> Trained
     }
 }
 
-/// Gaussian blobs on a `side x side` grid over `[-1, 1]²`,
-/// `exp(−((x − x₀)² + (y − y₀)²) / (2·0.2²))` (row = y, column = x), one
-/// `1 x side x side` image per row. Training centres: a `grid x grid` grid
-/// over `[-0.5, 0.5]²`; test centres: `n_test` uniform draws in the same
-/// square (seeded). Parameters are `(x₀, y₀)`; intrinsic dimension 2.
-pub fn gaussian_blobs(side: usize, grid: usize, n_test: usize, seed: u64) -> data::Dataset {
-    let coord = |i: usize, n: usize| -1.0 + 2.0 * i as f64 / (n.max(2) - 1) as f64;
-    let image = |x0: f64, y0: f64| {
-        (0..side * side).map(move |p| {
-            let (y, x) = (coord(p / side, side), coord(p % side, side));
-            (-((x - x0).powi(2) + (y - y0).powi(2)) / (2.0 * 0.2 * 0.2)).exp() as f32
-        })
-    };
-    let centre = |i: usize| -0.5 + i as f64 / (grid.max(2) - 1) as f64;
-    let train_params: Vec<[f64; 2]> = (0..grid * grid)
-        .map(|i| [centre(i % grid), centre(i / grid)])
-        .collect();
-    let mut rng = Rng::new(seed);
-    let test_params: Vec<[f64; 2]> = (0..n_test)
-        .map(|_| [f64::from(rng.uniform(0.5)), f64::from(rng.uniform(0.5))])
-        .collect();
-    let images = |ps: &[[f64; 2]]| {
-        let v: Vec<f32> = ps.iter().flat_map(|&[x0, y0]| image(x0, y0)).collect();
-        Array2::from_shape_vec((ps.len(), side * side), v).unwrap()
-    };
-    let params = |ps: &[[f64; 2]]| Array2::from_shape_fn((ps.len(), 2), |(i, j)| ps[i][j]);
-    data::Dataset {
-        name: format!("blobs{side}"),
-        train: images(&train_params),
-        test: images(&test_params),
-        train_params: Some(params(&train_params)),
-        test_params: Some(params(&test_params)),
-        k_star: Some(2),
-        image_shape: Some((1, side, side)),
-    }
-}
+/// Small versions of the built-in `2d_gaussian_shift_scale` images
+/// (`side x side`, `grid x grid` training centres, `n_test` seeded test
+/// centres); intrinsic dimension 2.
+pub use rrae_trainer::data::synthetic::gaussian_blobs;
 
 /// The `.rrae` bytes of `t`, with the normalization folded into the
 /// networks or not.

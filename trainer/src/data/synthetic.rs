@@ -295,21 +295,28 @@ const GAUSSIAN_2D_SEED: u64 = 2;
 /// key, so its test set has x₀ = y₀). Parameters `(x₀, y₀)` are stored as
 /// train/test params; `k* = 2`.
 pub fn gaussian_2d(size: usize) -> Dataset {
-    let grid = linspace(-1.0, 1.0, size);
-    let centres = linspace(-0.5, 0.5, GAUSSIAN_2D_GRID);
+    gaussian_blobs(size, GAUSSIAN_2D_GRID, GAUSSIAN_2D_TEST, GAUSSIAN_2D_SEED)
+}
+
+/// [`gaussian_2d`] with any training grid (`grid x grid` centres over
+/// `[−0.5, 0.5]²`), number of test samples and test seed: small versions of
+/// the set for tests.
+pub fn gaussian_blobs(size: usize, grid: usize, n_test: usize, seed: u64) -> Dataset {
+    let pixels = linspace(-1.0, 1.0, size);
+    let centres = linspace(-0.5, 0.5, grid);
     let p_train = grid_pairs(&centres, &centres);
-    let mut rng = StdRng::seed_from_u64(GAUSSIAN_2D_SEED);
-    let p_test: Vec<[f64; 2]> = (0..GAUSSIAN_2D_TEST)
+    let mut rng = StdRng::seed_from_u64(seed);
+    let p_test: Vec<[f64; 2]> = (0..n_test)
         .map(|_| {
             let x0 = rng.random_range(-0.5..0.5);
             [x0, rng.random_range(-0.5..0.5)]
         })
         .collect();
     let two_var = 2.0 * 0.2f64.powi(2);
-    let n = grid.len();
+    let n = pixels.len();
     let images = |ps: &[[f64; 2]]| {
         Array2::from_shape_fn((ps.len(), n * n), |(s, p)| {
-            let (x, y) = (grid[p % n], grid[p / n]);
+            let (x, y) = (pixels[p % n], pixels[p / n]);
             let [x0, y0] = ps[s];
             (-((x - x0).powi(2) + (y - y0).powi(2)) / two_var).exp() as f32
         })
