@@ -519,7 +519,7 @@ impl TrainConfig {
         let second = self.width.max(self.latent);
         if let Some(spec) = &self.cnn {
             let (c, h, w) = spec.image;
-            if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(input_dim) {
+            if crate::data::image_len((c, h, w)) != Some(input_dim) {
                 bail!(
                     "the image shape {c} x {h} x {w} does not match the data's {input_dim} features"
                 );
@@ -594,7 +594,7 @@ pub fn image_shape(opts: &FitOptions, input_dim: usize) -> Result<Option<(usize,
     let &[c, h, w] = v.as_slice() else {
         bail!("--image-shape needs three values C,H,W (got {})", v.len());
     };
-    if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(input_dim) || input_dim == 0 {
+    if crate::data::image_len((c, h, w)) != Some(input_dim) || input_dim == 0 {
         bail!(
             "--image-shape {c},{h},{w} does not match the data's {input_dim} features per sample"
         );

@@ -826,7 +826,7 @@ fn check_images(
             "{c} channels: images are drawn with 1 (grey scale) or 3 (RGB)"
         )));
     }
-    if c.checked_mul(h).and_then(|v| v.checked_mul(w)) != Some(images.ncols()) {
+    if crate::data::image_len((c, h, w)) != Some(images.ncols()) {
         let shape = if c == 1 {
             format!("{h} x {w}")
         } else {

@@ -74,7 +74,7 @@ pub fn parse_image_shape(s: &str) -> Result<ImageShape, String> {
 /// Errors unless `C·H·W` of `shape` equals the model's `input_dim`.
 pub(crate) fn check_image_shape(shape: ImageShape, input_dim: usize, model: &str) -> Result<()> {
     let (c, h, w) = shape;
-    let values = c.checked_mul(h).and_then(|v| v.checked_mul(w));
+    let values = crate::data::image_len(shape);
     if values != Some(input_dim) {
         anyhow::bail!(
             "image shape {c} x {h} x {w} does not match {model}: it takes {input_dim} values per sample"

@@ -26,6 +26,11 @@ pub use normalize::{NormKind, Normalizer};
 /// `C x H x W`).
 pub type ImageShape = (usize, usize, usize);
 
+/// Values per sample of an image shape, `C·H·W` (`None` on overflow).
+pub fn image_len((c, h, w): ImageShape) -> Option<usize> {
+    c.checked_mul(h)?.checked_mul(w)
+}
+
 /// A training / test pair of data matrices (rows are samples).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
