@@ -114,6 +114,49 @@ fn runtime_matches_trainer_on_cnn_with_normalization() {
     check_trained(&t, 2);
 }
 
+/// A small coordinate decoder (coordinate layer -> 1 x 1 convolutions),
+/// exported as a dense layer and pointwise convolutions.
+fn train_coord(ds: rrae_trainer::data::Dataset, kind: NormKind, k: usize) -> Trained {
+    let opts = FitOptions {
+        arch: Some(Arch::Coord),
+        channels: Some(vec![6, 5]),
+        k: Some(k),
+        latent: Some(8),
+        width: Some(16),
+        steps: Some(60),
+        finetune_steps: Some(10),
+        ..Default::default()
+    };
+    train_on(ds, kind, &opts)
+}
+
+#[test]
+fn runtime_matches_trainer_on_coordinate_decoders() {
+    let signal = rrae_trainer::data::synthetic::load("gaussian_shift").unwrap();
+    for (t, k, convs) in [
+        (train_coord(signal, NormKind::None, 1), 1, 2),
+        (
+            train_coord(gaussian_blobs(10, 5, 20, 2), NormKind::Global, 2),
+            2,
+            2,
+        ),
+    ] {
+        let bytes = export(&t, true);
+        let aligned = AlignedBytes::new(&bytes);
+        let m = Model::from_bytes(&aligned).unwrap();
+        let dec = &m.meta().decoder;
+        assert_eq!(dec.iter().filter(|l| l.is_conv()).count(), convs);
+        // The coordinate layer is exported as a dense k -> 6 x pixels layer.
+        let pixels = m.input_dim();
+        assert!(matches!(
+            dec[0],
+            rrae_format::meta::Layer::Dense { in_dim, out_dim, .. }
+                if in_dim as usize == k && out_dim as usize == 6 * pixels
+        ));
+        check_trained(&t, k);
+    }
+}
+
 #[test]
 fn exported_file_carries_sampler_params_and_basis() {
     let t = train_small("shift", NormKind::Global, 1);

@@ -39,6 +39,7 @@ fn f32s(a: &Array2<f64>) -> Vec<f32> {
 
 fn layer(w: &mut ModelWriter, l: &NetLayer<f32>) -> Result<Layer> {
     match l {
+        NetLayer::Coord(c) => layer(w, &NetLayer::Dense(c.to_dense())),
         NetLayer::Dense(d) => {
             let weight = w.tensor(d.w.as_standard_layout().as_slice().unwrap_or(&[]));
             let bias = w.tensor(d.b.as_slice().unwrap_or(&[]));
@@ -133,11 +134,12 @@ fn dense_end<'a>(layer: Option<&'a mut NetLayer<f32>>, what: &str) -> Result<&'a
 
 /// Folds `U_k` (`L x k`) into the networks: encoder last layer
 /// `W' = U_kᵀ W`, `b' = U_kᵀ b`; decoder first layer `W₁' = W₁ U_k`
-/// (computed in f64). Both layers must be dense (true of every
-/// architecture the trainer builds).
+/// (computed in f64; a coordinate layer folds it into its latent weights).
+/// The encoder's last layer must be dense and the decoder's first dense or
+/// a coordinate layer (true of every architecture the trainer builds).
 ///
 /// # Errors
-/// If the encoder's last or the decoder's first layer is not dense.
+/// If they are not.
 pub fn fold(model: &RraeModel) -> Result<(Network<f32>, Network<f32>)> {
     let u = model.u_k.mapv(f64::from);
     let (mut enc, mut dec) = (model.encoder.clone(), model.decoder.clone());
@@ -146,8 +148,13 @@ pub fn fold(model: &RraeModel) -> Result<(Network<f32>, Network<f32>)> {
     let b: Array1<f64> = u.t().dot(&last.b.mapv(f64::from));
     last.w = w.mapv(|v| v as f32);
     last.b = b.mapv(|v| v as f32);
-    let first = dense_end(dec.layers.first_mut(), "decoder's first layer")?;
-    first.w = first.w.mapv(f64::from).dot(&u).mapv(|v| v as f32);
+    match dec.layers.first_mut() {
+        Some(NetLayer::Coord(first)) => first.fold_basis(u.view()),
+        first => {
+            let first = dense_end(first, "decoder's first layer")?;
+            first.w = first.w.mapv(f64::from).dot(&u).mapv(|v| v as f32);
+        }
+    }
     Ok((enc, dec))
 }
 

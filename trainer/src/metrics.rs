@@ -189,6 +189,10 @@ pub struct Metrics {
     /// threshold, whether it had a fresh restart, verdict (adaptive runs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub k_judgements: Vec<crate::train::adaptive::Judgement>,
+    /// The `--restarts` candidates: seed, mean loss of their trial, which one
+    /// training continued from (empty without restarts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<crate::train::Restart>,
     /// Latent width L.
     pub latent_dim: usize,
     /// Features per sample.

@@ -33,26 +33,28 @@ fn shift_k1_short_fit_beats_linear_baseline() {
 }
 
 #[test]
-fn gaussian_shift_k1_short_fit_beats_linear_baseline() {
+fn gaussian_shift_k1_short_fit_meets_the_10_percent_bar() {
+    // The dataset's recipe: coordinate decoder, 3 restarts (the MLP decoder
+    // stays near 57 %, docs/TRAINING.md). A 2,500-step run; the default
+    // 6,000 steps reach ~2 %.
     let dir = tempfile::tempdir().unwrap();
-    let m = short_fit("gaussian_shift", 1500, dir.path());
+    let m = short_fit("gaussian_shift", 2500, dir.path());
     assert!(
         (m.linear_baseline_test_rel_error - 93.5).abs() < 0.5,
         "{}",
         m.linear_baseline_test_rel_error
     );
-    // Known gap (docs/TRAINING.md): with only 20 training bumps, encoding
-    // unseen test bumps generalizes poorly; the 10 % bar is not met.
+    assert_eq!(m.config.coord.as_ref().map(|c| c.grid), Some((1, 500)));
+    assert_eq!(m.restarts.len(), 3);
+    assert_eq!(m.restarts.iter().filter(|r| r.chosen).count(), 1);
     assert!(
-        m.train_rel_error <= 20.0,
-        "gaussian_shift train error {:.2} %",
+        m.test_rel_error <= 10.0,
+        "gaussian_shift test error {:.2} % (train {:.2} %)",
+        m.test_rel_error,
         m.train_rel_error
     );
-    assert!(
-        m.test_rel_error <= 75.0,
-        "gaussian_shift test error {:.2} %",
-        m.test_rel_error
-    );
+    let interp = m.test_interp_rel_error.unwrap();
+    assert!(interp <= 10.0, "interpolated test error {interp:.2} %");
 }
 
 #[test]

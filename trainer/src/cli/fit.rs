@@ -268,6 +268,12 @@ pub fn fit_with(
 ) -> Result<FitOutcome> {
     let (mut ds, builtin) = load_data(opts)?;
     let opts = &with_image_shape(opts, &mut ds)?;
+    let opts = &match builtin {
+        true => opts
+            .clone()
+            .or(crate::config::defaults::recipe(&ds.name, opts)),
+        false => opts.clone(),
+    };
     let kind = match opts.normalize {
         Some(NormalizeKind::None) => NormKind::None,
         Some(NormalizeKind::Global) => NormKind::Global,
@@ -307,17 +313,22 @@ pub fn fit_with(
     let resumed = saver.start(run.resume)?;
 
     let main_steps = train::planned_steps(&cfg);
-    let bar = progress_bar(main_steps + cfg.finetune_steps, show_progress);
+    let trials = if resumed.is_some() {
+        0
+    } else {
+        train::discarded_restart_steps(&cfg)
+    };
+    let bar = progress_bar(trials + main_steps + cfg.finetune_steps, show_progress);
     let mut loss_history = LossHistory::new(main_steps);
     let mut observe = |p: &Progress| {
         if p.phase == "train" {
             loss_history.record(p.step, p.total, f64::from(p.loss));
         }
         if p.step % 10 == 0 || p.step == p.total {
-            let done = if p.phase == "train" {
-                p.step
-            } else {
-                main_steps + p.step
+            let done = match p.phase {
+                "restarts" => p.step,
+                "train" => trials + p.step,
+                _ => trials + main_steps + p.step,
             };
             bar.set_position(done as u64);
             bar.set_prefix(p.phase);
@@ -358,6 +369,7 @@ pub fn fit_with(
         k: summary.k,
         k_history: summary.k_history.clone(),
         k_judgements: summary.k_judgements.clone(),
+        restarts: summary.restarts.clone(),
         latent_dim: cfg.latent,
         input_dim: train_n.ncols(),
         n_train: ds.train.nrows(),

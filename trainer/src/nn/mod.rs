@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod cnn;
 pub mod conv;
+pub mod coord;
 pub mod dense;
 pub mod im2col;
 pub mod loss;
@@ -11,6 +12,7 @@ pub mod network;
 
 pub use activation::Activation;
 pub use cnn::{CnnError, CnnSpec};
+pub use coord::{CoordError, CoordSpec};
 pub use dense::{Dense, DenseGrad};
 pub use loss::relative_loss;
 pub use network::{Grads, Layer, LayerGrad, NetError, Network, Workspace};

@@ -21,6 +21,7 @@ use thiserror::Error;
 
 use super::activation::{self, Activation};
 use super::conv::{Conv2d, ConvError, ConvGrad, ConvTranspose2d, ConvWorkspace};
+use super::coord::CoordDense;
 use super::dense::{Dense, DenseGrad};
 
 /// Errors of a network's forward or backward pass.
@@ -86,6 +87,9 @@ pub enum Layer<T> {
         /// Applied after it.
         act: Activation,
     },
+    /// Coordinate layer of a coordinate decoder (carries its own
+    /// activation; exported as a dense layer).
+    Coord(CoordDense<T>),
 }
 
 /// Gradients of one [`Layer`] (same shapes as its parameters).
@@ -113,6 +117,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn in_dim(&self) -> usize {
         match self {
             Layer::Dense(d) => d.in_dim(),
+            Layer::Coord(c) => c.in_dim(),
             Layer::Conv2d { conv, .. } => conv.in_dim(),
             Layer::ConvTranspose2d { conv, .. } => conv.in_dim(),
         }
@@ -122,6 +127,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn out_dim(&self) -> usize {
         match self {
             Layer::Dense(d) => d.out_dim(),
+            Layer::Coord(c) => c.out_dim(),
             Layer::Conv2d { conv, .. } => conv.out_dim(),
             Layer::ConvTranspose2d { conv, .. } => conv.out_dim(),
         }
@@ -131,6 +137,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn activation(&self) -> Activation {
         match self {
             Layer::Dense(d) => d.act,
+            Layer::Coord(c) => c.act,
             Layer::Conv2d { act, .. } | Layer::ConvTranspose2d { act, .. } => *act,
         }
     }
@@ -139,6 +146,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn set_activation(&mut self, a: Activation) {
         match self {
             Layer::Dense(d) => d.act = a,
+            Layer::Coord(c) => c.act = a,
             Layer::Conv2d { act, .. } | Layer::ConvTranspose2d { act, .. } => *act = a,
         }
     }
@@ -147,6 +155,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn param_count(&self) -> usize {
         match self {
             Layer::Dense(d) => d.param_count(),
+            Layer::Coord(c) => c.param_count(),
             Layer::Conv2d { conv, .. } => conv.param_count(),
             Layer::ConvTranspose2d { conv, .. } => conv.param_count(),
         }
@@ -156,6 +165,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn zero_grad(&self) -> LayerGrad<T> {
         match self {
             Layer::Dense(d) => LayerGrad::Dense(d.zero_grad()),
+            Layer::Coord(c) => LayerGrad::Dense(c.zero_grad()),
             Layer::Conv2d { conv, .. } => LayerGrad::Conv(conv.zero_grad()),
             Layer::ConvTranspose2d { conv, .. } => LayerGrad::Conv(conv.zero_grad()),
         }
@@ -165,6 +175,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn tensors(&self) -> [&[T]; 2] {
         let (w, b) = match self {
             Layer::Dense(d) => (d.w.as_slice(), d.b.as_slice()),
+            Layer::Coord(c) => (c.w.as_slice(), c.b.as_slice()),
             Layer::Conv2d { conv, .. } => (conv.w.as_slice(), conv.b.as_slice()),
             Layer::ConvTranspose2d { conv, .. } => (conv.w.as_slice(), conv.b.as_slice()),
         };
@@ -175,6 +186,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn tensors_mut(&mut self) -> [&mut [T]; 2] {
         let (w, b) = match self {
             Layer::Dense(d) => (d.w.as_slice_mut(), d.b.as_slice_mut()),
+            Layer::Coord(c) => (c.w.as_slice_mut(), c.b.as_slice_mut()),
             Layer::Conv2d { conv, .. } => (conv.w.as_slice_mut(), conv.b.as_slice_mut()),
             Layer::ConvTranspose2d { conv, .. } => (conv.w.as_slice_mut(), conv.b.as_slice_mut()),
         };
@@ -189,6 +201,12 @@ impl<T: NdFloat> Layer<T> {
                 w: d.w.map(c),
                 b: d.b.map(c),
                 act: d.act,
+            }),
+            Layer::Coord(l) => Layer::Coord(CoordDense {
+                w: l.w.map(c),
+                b: l.b.map(c),
+                grid: l.grid,
+                act: l.act,
             }),
             Layer::Conv2d { conv, act } => Layer::Conv2d {
                 conv: conv.cast(),
@@ -205,6 +223,7 @@ impl<T: NdFloat> Layer<T> {
     pub fn same_shape(&self, other: &Layer<T>) -> bool {
         match (self, other) {
             (Layer::Dense(a), Layer::Dense(b)) => a.w.dim() == b.w.dim(),
+            (Layer::Coord(a), Layer::Coord(b)) => a.w.dim() == b.w.dim() && a.grid == b.grid,
             (Layer::Conv2d { conv: a, .. }, Layer::Conv2d { conv: b, .. }) => a.spec() == b.spec(),
             (Layer::ConvTranspose2d { conv: a, .. }, Layer::ConvTranspose2d { conv: b, .. }) => {
                 a.spec() == b.spec()
@@ -225,6 +244,10 @@ impl<T: NdFloat> Layer<T> {
         match self {
             Layer::Dense(d) => {
                 d.forward_into(x, z, a);
+                return Ok(());
+            }
+            Layer::Coord(c) => {
+                c.forward_into(x, z, a);
                 return Ok(());
             }
             Layer::Conv2d { conv, .. } => conv.forward_into(x, z.view_mut(), ws)?,
@@ -251,6 +274,12 @@ impl<T: NdFloat> Layer<T> {
                 if gr.w.dim() == d.w.dim() && gr.b.len() == d.b.len() =>
             {
                 d.backward(x, z, g, gr, dx);
+                Ok(())
+            }
+            (Layer::Coord(c), LayerGrad::Dense(gr))
+                if gr.w.dim() == c.w.dim() && gr.b.len() == c.b.len() =>
+            {
+                c.backward(x, z, g, gr, dx);
                 Ok(())
             }
             (Layer::Conv2d { conv, act }, LayerGrad::Conv(gr)) => {
@@ -655,6 +684,25 @@ mod tests {
             // A larger step: the loss sums ~250 outputs, so h = 1e-6 leaves
             // ~1e-9 of rounding noise on gradients of ~1e-6.
             check_gradient(&net, 3, 1e-5, &mut rng, n);
+        }
+    }
+
+    /// Coordinate layer -> 1 x 1 convolutions on a 2-D grid, as `--arch
+    /// coord` builds it.
+    #[test]
+    fn coordinate_decoder_backward_matches_finite_differences() {
+        let mut rng = StdRng::seed_from_u64(12);
+        let spec = crate::nn::CoordSpec {
+            grid: (3, 4),
+            out_channels: 2,
+            channels: vec![4, 3],
+        };
+        for &n in NAMES {
+            let net = spec
+                .decoder::<f64, _>(5, parse(n).unwrap(), &mut rng)
+                .unwrap();
+            assert_eq!((net.in_dim(), net.out_dim()), (5, 24));
+            check_gradient(&net, 3, 1e-6, &mut rng, n);
         }
     }
 

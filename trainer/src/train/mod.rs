@@ -47,7 +47,15 @@ impl TrainState {
     /// # Errors
     /// An invalid architecture (see [`TrainConfig::networks`]).
     pub fn new(cfg: &TrainConfig, input_dim: usize) -> Result<Self> {
-        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        Self::seeded(cfg, input_dim, cfg.seed)
+    }
+
+    /// Freshly initialized networks from `seed` (a `--restarts` candidate).
+    ///
+    /// # Errors
+    /// As [`TrainState::new`].
+    pub fn seeded(cfg: &TrainConfig, input_dim: usize, seed: u64) -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(seed);
         let (encoder, decoder) = cfg.networks(input_dim, &mut rng)?;
         Ok(Self {
             encoder,
@@ -258,11 +266,24 @@ impl<'a> Trainer<'a> {
         total: usize,
         observe: &mut dyn FnMut(&Progress),
     ) -> Result<()> {
+        self.run_until(state, (start, len), start + len, total, observe)
+    }
+
+    /// [`Trainer::run_segment`] of the segment `(start, len)` that stops at
+    /// step `end`.
+    fn run_until(
+        &mut self,
+        state: &mut TrainState,
+        (start, len): (usize, usize),
+        end: usize,
+        total: usize,
+        observe: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
         if state.step == start && start > 0 {
             state.stage = 0;
             state.optimizer.reset(self.cfg.lr);
         }
-        while state.step < start + len {
+        while state.step < end.min(start + len) {
             let stage = self.cfg.stage_at(state.step - start, len);
             if stage != state.stage {
                 state.stage = stage;
@@ -349,10 +370,92 @@ pub struct FitSummary {
     pub k_history: Vec<[usize; 2]>,
     /// The adaptive search's judged candidates (staged rule; empty otherwise).
     pub k_judgements: Vec<adaptive::Judgement>,
+    /// The `--restarts` candidates (empty without restarts or on resume).
+    pub restarts: Vec<Restart>,
     /// Last batch loss of the main phase (percent, normalized data).
     pub train_loss: f32,
     /// Last batch loss of the fine-tuning (NaN if none).
     pub finetune_loss: f32,
+}
+
+/// One `--restarts` candidate: its seed and its mean batch loss (percent)
+/// over the last steps of its trial.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Restart {
+    /// Initialization seed.
+    pub seed: u64,
+    /// Mean batch loss of the trial's last [`RESTART_WINDOW`] steps.
+    pub loss: f32,
+    /// Whether training continued from it.
+    pub chosen: bool,
+}
+
+/// Batch losses averaged to judge a restart candidate.
+pub const RESTART_WINDOW: usize = 50;
+
+/// Steps of the candidates that are thrown away (`(restarts − 1) ·
+/// restart_steps`).
+pub fn discarded_restart_steps(cfg: &TrainConfig) -> usize {
+    if cfg.restarts > 1 {
+        (cfg.restarts - 1).saturating_mul(cfg.restart_steps)
+    } else {
+        0
+    }
+}
+
+/// `--restarts`: trains `cfg.restarts` initializations (seeds `cfg.seed`,
+/// `cfg.seed + 1`, …) for `cfg.restart_steps` steps of the main schedule
+/// each and returns the one with the lowest mean batch loss over its last
+/// [`RESTART_WINDOW`] steps, ready to continue, with every candidate's
+/// score. An RRAE with a small k can settle in a poor local minimum (a
+/// latent ordering the decoder cannot undo, docs/TRAINING.md); the loss
+/// after a few hundred steps tells those runs apart. Candidates report
+/// progress as phase `"restarts"` (steps counted over all candidates) and
+/// are never checkpointed.
+fn best_restart(
+    cfg: &TrainConfig,
+    data: ArrayView2<f32>,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<(TrainState, Vec<Restart>)> {
+    let end = cfg.restart_steps.min(cfg.steps);
+    let total = cfg.restarts.saturating_mul(end);
+    let mut best: Option<(f32, TrainState)> = None;
+    let mut scores = Vec::with_capacity(cfg.restarts);
+    for r in 0..cfg.restarts {
+        let seed = cfg.seed.wrapping_add(r as u64);
+        let mut state = TrainState::seeded(cfg, data.ncols(), seed)?;
+        let mut trainer = Trainer::new(cfg, data, &state);
+        let mut recent = std::collections::VecDeque::with_capacity(RESTART_WINDOW);
+        let mut relay = |p: &Progress| {
+            if recent.len() == RESTART_WINDOW {
+                recent.pop_front();
+            }
+            recent.push_back(p.loss);
+            observe(&Progress {
+                phase: "restarts",
+                step: r * end + p.step,
+                total,
+                ..*p
+            });
+        };
+        trainer
+            .run_until(&mut state, (0, cfg.steps), end, total, &mut relay)
+            .with_context(|| format!("restart candidate seed {seed}"))?;
+        let loss = recent.iter().sum::<f32>() / recent.len().max(1) as f32;
+        scores.push(Restart {
+            seed,
+            loss,
+            chosen: false,
+        });
+        if best.as_ref().is_none_or(|(b, _)| loss < *b) {
+            best = Some((loss, state));
+        }
+    }
+    let (best_loss, state) = best.context("--restarts is 0")?;
+    if let Some(s) = scores.iter_mut().find(|s| s.loss == best_loss) {
+        s.chosen = true;
+    }
+    Ok((state, scores))
 }
 
 /// Optimizer steps of the main phase: `cfg.steps`, plus an upper bound on
@@ -386,9 +489,10 @@ pub fn fit_from<'a>(
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<(RraeModel, FitSummary)> {
     cfg.validate(data.nrows(), data.ncols())?;
-    let mut state = match start {
-        Some(s) => s,
-        None => TrainState::new(cfg, data.ncols())?,
+    let (mut state, restarts) = match start {
+        Some(s) => (s, Vec::new()),
+        None if cfg.restarts > 1 => best_restart(cfg, data, observe)?,
+        None => (TrainState::new(cfg, data.ncols())?, Vec::new()),
     };
     let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
     let search = match &cfg.adaptive {
@@ -425,6 +529,7 @@ pub fn fit_from<'a>(
             k: cfg.k,
             k_history: search.history,
             k_judgements: search.judgements,
+            restarts,
             train_loss: state.last_loss,
             finetune_loss,
         },
@@ -434,6 +539,49 @@ pub fn fit_from<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restarts_continue_the_best_candidate_reproducibly() {
+        use crate::config::FitOptions;
+        let data = Array2::from_shape_fn((12, 10), |(i, j)| ((i * 3 + j) as f32 * 0.37).sin());
+        let opts = FitOptions {
+            steps: Some(30),
+            restarts: Some(3),
+            restart_steps: Some(10),
+            finetune_steps: Some(2),
+            latent: Some(6),
+            width: Some(8),
+            seed: Some(5),
+            ..Default::default()
+        };
+        let cfg = TrainConfig::resolve(&opts, 12, 10).unwrap();
+        let mut seen = 0;
+        let (model, summary) = fit(&cfg, data.view(), &mut |p| {
+            seen += usize::from(p.phase == "restarts");
+        })
+        .unwrap();
+        assert_eq!(seen, 30);
+        assert_eq!(summary.steps, 30);
+        let seeds: Vec<u64> = summary.restarts.iter().map(|r| r.seed).collect();
+        assert_eq!(seeds, vec![5, 6, 7]);
+        let chosen: Vec<&Restart> = summary.restarts.iter().filter(|r| r.chosen).collect();
+        assert_eq!(chosen.len(), 1);
+        let best = summary
+            .restarts
+            .iter()
+            .map(|r| r.loss)
+            .fold(f32::INFINITY, f32::min);
+        assert_eq!(chosen[0].loss, best);
+        let (again, _) = fit(&cfg, data.view(), &mut |_| {}).unwrap();
+        assert_eq!(again.decoder, model.decoder);
+        // Without --restarts there are no candidates.
+        let plain = TrainConfig { restarts: 1, ..cfg };
+        assert!(fit(&plain, data.view(), &mut |_| {})
+            .unwrap()
+            .1
+            .restarts
+            .is_empty());
+    }
 
     #[test]
     fn batches_are_permutations_and_reproducible() {
