@@ -84,7 +84,7 @@ pub struct FitOptions {
     #[arg(long)]
     pub latent: Option<usize>,
     /// Network architecture: mlp, cnn for images, or coord (coordinate
-    /// decoder) [default: mlp; coord for gaussian_shift at a fixed k].
+    /// decoder) [default: mlp; coord for gaussian_shift, see docs/TRAINING.md].
     #[arg(long, value_enum)]
     pub arch: Option<Arch>,
     /// Declares every data row to be a C x H x W image (row-major); needed by
@@ -143,7 +143,7 @@ pub struct FitOptions {
     pub finetune_lr: Option<f64>,
     /// Candidate initializations (seeds seed, seed+1, …) trained for
     /// --restart-steps each; training continues from the one with the lowest
-    /// loss [default: 1; 3 for gaussian_shift at a fixed k].
+    /// loss [default: 1; 3 for gaussian_shift, see docs/TRAINING.md].
     #[arg(long)]
     pub restarts: Option<usize>,
     /// Steps of each --restarts candidate [default: min(500, steps/4)].
@@ -256,14 +256,15 @@ pub mod defaults {
     pub const FINETUNE_STEPS: usize = 300;
     /// Decoder fine-tuning learning rate.
     pub const FINETUNE_LR: f64 = 1e-4;
-    /// Options a built-in dataset trains with at a fixed rank unless the
-    /// command line or the config file says otherwise (`opts`: what they
-    /// say). `gaussian_shift`: the coordinate decoder with 3 restarts (its
-    /// MLP decoder generalizes to 57 % test error, this recipe to ~2 %;
-    /// docs/TRAINING.md). Adaptive runs keep the plain defaults
+    /// Options a built-in dataset trains with, field by field under what
+    /// the command line or the config file say (`opts`).
+    /// `gaussian_shift`: the coordinate decoder with 3 restarts (its MLP
+    /// decoder generalizes to 57 % test error, this recipe to ~2 %;
+    /// docs/TRAINING.md). No recipe applies once `opts` picks the
+    /// architecture (`--arch`, `--dec-depth`) or asks for `--adaptive`
     /// (docs/ADAPTIVE.md).
     pub fn recipe(dataset: &str, opts: &super::FitOptions) -> super::FitOptions {
-        if opts.adaptive == Some(true) {
+        if opts.adaptive == Some(true) || opts.arch.is_some() || opts.dec_depth.is_some() {
             return super::FitOptions::default();
         }
         match dataset {
@@ -729,7 +730,7 @@ fn resolve_coord(opts: &FitOptions, input_dim: usize) -> Result<Option<CoordSpec
         bail!("--kernel, --stride and --padding need --arch cnn (--arch coord takes --channels)");
     }
     if opts.dec_depth.is_some() {
-        bail!("--dec-depth applies to --arch mlp (--arch coord, which gaussian_shift uses by default, takes --channels)");
+        bail!("--dec-depth applies to --arch mlp (--arch coord takes --channels)");
     }
     let (out_channels, rows, cols) = image_shape(opts, input_dim)?.unwrap_or((1, 1, input_dim));
     Ok(Some(CoordSpec {
@@ -911,13 +912,25 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(defaults::recipe("gaussian_shift", &adaptive), none);
-        // Flags win over the recipe.
+        let mlp_depth = FitOptions {
+            dec_depth: Some(6),
+            ..Default::default()
+        };
+        assert_eq!(defaults::recipe("gaussian_shift", &mlp_depth), none);
+        // Flags win over the recipe field by field.
+        let seeded = FitOptions {
+            restarts: Some(5),
+            ..Default::default()
+        };
+        let merged = seeded
+            .clone()
+            .or(defaults::recipe("gaussian_shift", &seeded));
+        assert_eq!((merged.arch, merged.restarts), (Some(Arch::Coord), Some(5)));
         let mlp = FitOptions {
             arch: Some(Arch::Mlp),
             ..Default::default()
-        }
-        .or(recipe);
-        assert_eq!(mlp.arch, Some(Arch::Mlp));
+        };
+        assert_eq!(defaults::recipe("gaussian_shift", &mlp), none);
     }
 
     #[test]
