@@ -103,10 +103,7 @@ impl<T: NdFloat> CoordDense<T> {
 
     /// Zero gradients shaped like this layer.
     pub fn zero_grad(&self) -> DenseGrad<T> {
-        DenseGrad {
-            w: Array2::zeros(self.w.raw_dim()),
-            b: Array1::zeros(self.b.raw_dim()),
-        }
+        DenseGrad::zeros_like(&self.w, &self.b)
     }
 
     /// The coordinate term plus bias, `pixels x channels`:

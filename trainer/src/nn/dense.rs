@@ -29,6 +29,16 @@ pub struct DenseGrad<T> {
     pub b: Array1<T>,
 }
 
+impl<T: NdFloat> DenseGrad<T> {
+    /// Zero gradients for weights `w` and biases `b`.
+    pub fn zeros_like(w: &Array2<T>, b: &Array1<T>) -> Self {
+        Self {
+            w: Array2::zeros(w.raw_dim()),
+            b: Array1::zeros(b.raw_dim()),
+        }
+    }
+}
+
 impl<T: NdFloat> Dense<T> {
     /// `W` and `b` drawn from U(±1/√in), like the reference (equinox `Linear`).
     pub fn init<R: Rng + ?Sized>(
@@ -61,10 +71,7 @@ impl<T: NdFloat> Dense<T> {
 
     /// Zero gradients shaped like this layer.
     pub fn zero_grad(&self) -> DenseGrad<T> {
-        DenseGrad {
-            w: Array2::zeros(self.w.raw_dim()),
-            b: Array1::zeros(self.b.raw_dim()),
-        }
+        DenseGrad::zeros_like(&self.w, &self.b)
     }
 
     /// Forward: `z = x Wᵀ + b` (pre-activation) and `a = act(z)`, written into
