@@ -222,8 +222,10 @@ impl<T: NdFloat> Layer<T> {
     /// Whether `other` has the same kind, geometry and parameter shapes.
     pub fn same_shape(&self, other: &Layer<T>) -> bool {
         match (self, other) {
-            (Layer::Dense(a), Layer::Dense(b)) => a.w.dim() == b.w.dim(),
-            (Layer::Coord(a), Layer::Coord(b)) => a.w.dim() == b.w.dim() && a.grid == b.grid,
+            (Layer::Dense(a), Layer::Dense(b)) => a.w.dim() == b.w.dim() && a.b.dim() == b.b.dim(),
+            (Layer::Coord(a), Layer::Coord(b)) => {
+                a.w.dim() == b.w.dim() && a.b.dim() == b.b.dim() && a.grid == b.grid
+            }
             (Layer::Conv2d { conv: a, .. }, Layer::Conv2d { conv: b, .. }) => a.spec() == b.spec(),
             (Layer::ConvTranspose2d { conv: a, .. }, Layer::ConvTranspose2d { conv: b, .. }) => {
                 a.spec() == b.spec()
@@ -742,6 +744,12 @@ mod tests {
         let back: Network<f32> = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back.predict(x.view()).unwrap(), y0);
         assert!(net.same_shape(&back) && back.is_finite());
+        // A layer whose biases do not match its weights is another shape.
+        let mut odd = net.clone();
+        if let Layer::Dense(d) = &mut odd.layers[2] {
+            d.b = ndarray::Array1::zeros(d.b.len() + 1);
+        }
+        assert!(!net.same_shape(&odd));
     }
 
     #[test]
