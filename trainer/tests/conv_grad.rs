@@ -233,6 +233,8 @@ fn conv2d_backward_matches_finite_differences() {
         conv_spec((1, 2), (4, 4), (2, 2), (1, 1), (6, 8)),
         conv_spec((3, 2), (4, 3), (2, 1), (0, 1), (9, 5)),
         conv_spec((2, 2), (4, 4), (1, 1), (0, 0), (5, 7)),
+        // Pointwise (1 x 1, stride 1, no padding): the im2col-free path.
+        conv_spec((3, 4), (1, 1), (1, 1), (0, 0), (2, 5)),
     ];
     let mut rng = StdRng::seed_from_u64(11);
     for (i, spec) in configs.iter().enumerate() {
@@ -251,6 +253,7 @@ fn conv_transpose2d_backward_matches_finite_differences() {
         conv_t_spec((2, 1), (4, 4), (2, 2), (1, 1), (0, 0), (3, 5)),
         conv_t_spec((2, 3), (3, 4), (2, 3), (1, 0), (1, 2), (3, 4)),
         conv_t_spec((1, 2), (4, 4), (1, 1), (1, 1), (0, 0), (4, 3)),
+        conv_t_spec((3, 2), (1, 1), (1, 1), (0, 0), (0, 0), (3, 4)),
     ];
     let mut rng = StdRng::seed_from_u64(12);
     for (i, spec) in configs.iter().enumerate() {
@@ -311,6 +314,22 @@ fn forwards_match_naive_reference_on_random_geometries() {
                 conv_t_cases += 1;
             }
         }
+    }
+    // Pointwise layers take the im2col-free path; random geometries
+    // almost never draw one.
+    for (c, input) in [((3, 2), (4, 5)), ((1, 4), (1, 9))] {
+        let spec = conv_spec(c, (1, 1), (1, 1), (0, 0), input);
+        let layer = Conv2d::<f64>::init(spec, &mut rng).unwrap();
+        let x = uniform((2, layer.in_dim()), &mut rng);
+        let got = layer.forward(x.view(), &mut ws).unwrap();
+        let want = naive_conv(&spec, &layer.w, &layer.b, &x);
+        assert!((&got - &want).iter().all(|d| d.abs() < 1e-12), "{spec:?}");
+        let spec = conv_t_spec(c, (1, 1), (1, 1), (0, 0), (0, 0), input);
+        let layer = ConvTranspose2d::<f64>::init(spec, &mut rng).unwrap();
+        let x = uniform((2, layer.in_dim()), &mut rng);
+        let got = layer.forward(x.view(), &mut ws).unwrap();
+        let want = naive_conv_t(&spec, &layer.w, &layer.b, &x);
+        assert!((&got - &want).iter().all(|d| d.abs() < 1e-12), "{spec:?}");
     }
     assert_eq!(conv_cases, 60);
     assert!(

@@ -381,8 +381,13 @@ impl Pass {
         out: ArrayViewMut1<T>,
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
+        let (c, hw) = self.win.col_shape();
+        let mut out = mat_mut(out, self.rows, hw)?;
+        if self.win.is_pointwise() {
+            general_mat_mul(T::one(), wm, &mat(image, c, hw)?, T::zero(), &mut out);
+            return Ok(());
+        }
         self.columns(image, col.view_mut())?;
-        let mut out = mat_mut(out, self.rows, self.win.col_shape().1)?;
         general_mat_mul(T::one(), wm, &col, T::zero(), &mut out);
         Ok(())
     }
@@ -397,6 +402,12 @@ impl Pass {
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
         let src = mat(src, self.rows, self.win.col_shape().1)?;
+        if self.win.is_pointwise() {
+            let (c, hw) = self.win.col_shape();
+            let mut image = mat_mut(image, c, hw)?;
+            general_mat_mul(T::one(), &wm.t(), &src, T::zero(), &mut image);
+            return Ok(());
+        }
         general_mat_mul(T::one(), &wm.t(), &src, T::zero(), &mut col);
         let image = image
             .into_shape_with_order(self.image_shape())
@@ -413,8 +424,13 @@ impl Pass {
         dw: &mut ArrayViewMut2<T>,
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
+        let (c, hw) = self.win.col_shape();
+        let a = mat(a, self.rows, hw)?;
+        if self.win.is_pointwise() {
+            general_mat_mul(T::one(), &a, &mat(image, c, hw)?.t(), T::one(), dw);
+            return Ok(());
+        }
         self.columns(image, col.view_mut())?;
-        let a = mat(a, self.rows, self.win.col_shape().1)?;
         general_mat_mul(T::one(), &a, &col.t(), T::one(), dw);
         Ok(())
     }

@@ -149,6 +149,13 @@ impl ConvWindow {
         self.output
     }
 
+    /// Whether the column matrix is the image itself viewed as
+    /// `C x H·W` (kernel 1 x 1, stride 1, no padding), so im2col and col2im
+    /// can be skipped.
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == (1, 1) && self.stride == (1, 1) && self.padding == (0, 0)
+    }
+
     /// `C·H·W`, the length of one flattened image.
     pub fn image_len(&self) -> usize {
         self.channels * self.input.0 * self.input.1
