@@ -125,6 +125,60 @@ fn fit_sample_interpolate_on_npy_images() {
     fails(&["fit", "--data", s(&data), "--limit", "0"], "--limit");
 }
 
+/// A coordinate decoder on images: trained on the image grid, and `sample
+/// --png` draws an image grid without being told the shape (the decoder's
+/// last 1 x 1 convolution carries it).
+#[test]
+fn coordinate_decoder_on_images_knows_its_image_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sq.npy");
+    squares(30)
+        .write_npy(std::fs::File::create(&data).unwrap())
+        .unwrap();
+    let run = dir.path().join("run");
+    let mut args = vec![
+        "fit",
+        "--data",
+        s(&data),
+        "--arch",
+        "coord",
+        "--channels",
+        "6,4",
+    ];
+    args.extend_from_slice(&[
+        "--out",
+        s(&run),
+        "--k",
+        "2",
+        "--latent",
+        "8",
+        "--width",
+        "16",
+    ]);
+    args.extend_from_slice(&["--steps", "30", "--finetune-steps", "0", "--quiet"]);
+    ok(&args);
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["config"]["coord"]["grid"],
+        serde_json::json!([8, 8])
+    );
+    let model = run.join("model.rrae");
+    let sample_png = |name: &str, extra: &[&str]| {
+        let png = dir.path().join(name);
+        let out = dir.path().join("s.npy");
+        let mut args = vec!["sample", "--model", s(&model), "-n", "6"];
+        args.extend_from_slice(&["--out", s(&out), "--png", s(&png)]);
+        args.extend_from_slice(extra);
+        ok(&args);
+        png_size(&png)
+    };
+    assert_eq!(
+        sample_png("inferred.png", &[]),
+        sample_png("told.png", &["--image-shape", "1,8,8"])
+    );
+}
+
 #[test]
 fn fit_on_idx_and_png_directory() {
     let dir = tempfile::tempdir().unwrap();

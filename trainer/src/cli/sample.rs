@@ -99,16 +99,23 @@ pub fn resolve_image_shape(
     Ok(Some(shape))
 }
 
-/// `(C, H, W)` of a model whose first encoder layer is a convolution.
+/// `(C, H, W)` of a model whose first encoder layer is a convolution, or
+/// whose last decoder layer is a convolution onto a grid of more than one
+/// row (a coordinate decoder on images; one row is a signal).
 fn model_image_shape(loaded: &LoadedModel) -> Result<Option<super::ImageShape>> {
     use rrae_format::meta::Layer;
     let model = loaded.model()?;
-    Ok(match model.meta().encoder.first() {
-        Some(Layer::Conv2d(c)) => Some((
+    let meta = model.meta();
+    Ok(match (meta.encoder.first(), meta.decoder.last()) {
+        (Some(Layer::Conv2d(c)), _) => Some((
             c.in_channels as usize,
             c.in_height as usize,
             c.in_width as usize,
         )),
+        (_, Some(Layer::Conv2d(c))) => match c.conv2d_output()? {
+            [h, w] if h > 1 => Some((c.out_channels as usize, h as usize, w as usize)),
+            _ => None,
+        },
         _ => None,
     })
 }
