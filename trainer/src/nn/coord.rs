@@ -241,6 +241,22 @@ pub enum CoordError {
 /// `channels[0]` feature maps over the output grid, then 1 x 1 convolutions
 /// through the other `channels` to the `out_channels` of the data (identity
 /// output), the hidden activation after every layer but the last.
+///
+/// # Example
+/// ```
+/// use rand::SeedableRng;
+/// use rrae_trainer::nn::{Activation, CoordSpec, Layer};
+///
+/// // Signals of 50 samples, decoded from 4 latent values.
+/// let spec = CoordSpec { grid: (1, 50), out_channels: 1, channels: vec![8, 8] };
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let dec = spec.decoder::<f32, _>(4, Activation::Tanh, &mut rng).unwrap();
+/// assert_eq!((dec.in_dim(), dec.out_dim()), (4, 50));
+/// assert!(matches!(dec.layers[0], Layer::Coord(_)));
+/// // What the model file gets: a dense 4 -> 8 x 50 layer.
+/// let Layer::Coord(first) = &dec.layers[0] else { unreachable!() };
+/// assert_eq!(first.to_dense().w.dim(), (400, 4));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoordSpec {
     /// Output grid `(rows, cols)`: `(1, n)` for signals, `(H, W)` for images.

@@ -574,6 +574,22 @@ mod tests {
         assert_eq!(chosen[0].loss, best);
         let (again, _) = fit(&cfg, data.view(), &mut |_| {}).unwrap();
         assert_eq!(again.decoder, model.decoder);
+        // Resuming from a mid-run state of the chosen candidate (what a
+        // checkpoint holds) ends in the same model.
+        let mut saved = None;
+        let mut keep = |st: &TrainState| {
+            if st.step == 20 {
+                saved = Some(st.clone());
+            }
+            Ok(())
+        };
+        fit_from(&cfg, data.view(), None, &mut keep, &mut |_| {}).unwrap();
+        let saved = saved.expect("a state at step 20");
+        let (resumed, summary) =
+            fit_from(&cfg, data.view(), Some(saved), &mut |_| Ok(()), &mut |_| {}).unwrap();
+        assert_eq!(resumed.decoder, model.decoder);
+        assert_eq!(resumed.encoder, model.encoder);
+        assert!(summary.restarts.is_empty());
         // Without --restarts there are no candidates.
         let plain = TrainConfig { restarts: 1, ..cfg };
         assert!(fit(&plain, data.view(), &mut |_| {})
