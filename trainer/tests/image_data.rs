@@ -50,20 +50,30 @@ const TINY: &[&str] = &[
     "--quiet",
 ];
 
+/// `dir/sq.npy` holding `squares(n)`.
+fn squares_npy(dir: &Path, n: usize) -> std::path::PathBuf {
+    let data = dir.join("sq.npy");
+    squares(n)
+        .write_npy(std::fs::File::create(&data).unwrap())
+        .unwrap();
+    data
+}
+
+/// `run/metrics.json` as JSON.
+fn read_metrics(run: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn fit_sample_interpolate_on_npy_images() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("sq.npy");
-    squares(40)
-        .write_npy(std::fs::File::create(&data).unwrap())
-        .unwrap();
+    let data = squares_npy(dir.path(), 40);
     let run = dir.path().join("run");
     let mut args = vec!["fit", "--data", s(&data), "--limit", "30", "--out", s(&run)];
     args.extend_from_slice(TINY);
     args.extend_from_slice(&["--samples", "4"]);
     ok(&args);
-    let metrics: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let metrics = read_metrics(&run);
     assert_eq!(metrics["input_dim"], 64);
     assert_eq!(metrics["n_train"], 24); // 30 kept, 20 % held out
     assert_eq!(metrics["n_test"], 6);
@@ -131,10 +141,7 @@ fn fit_sample_interpolate_on_npy_images() {
 #[test]
 fn coordinate_decoder_on_images_knows_its_image_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("sq.npy");
-    squares(30)
-        .write_npy(std::fs::File::create(&data).unwrap())
-        .unwrap();
+    let data = squares_npy(dir.path(), 30);
     let run = dir.path().join("run");
     let mut args = vec![
         "fit",
@@ -157,8 +164,7 @@ fn coordinate_decoder_on_images_knows_its_image_shape() {
     ]);
     args.extend_from_slice(&["--steps", "30", "--finetune-steps", "0", "--quiet"]);
     ok(&args);
-    let metrics: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let metrics = read_metrics(&run);
     assert_eq!(
         metrics["config"]["coord"]["grid"],
         serde_json::json!([8, 8])
