@@ -268,11 +268,11 @@ pub fn fit_with(
 ) -> Result<FitOutcome> {
     let (mut ds, builtin) = load_data(opts)?;
     let opts = &with_image_shape(opts, &mut ds)?;
-    let opts = &match builtin {
-        true => opts
-            .clone()
-            .or(crate::config::defaults::recipe(&ds.name, opts)),
-        false => opts.clone(),
+    let opts = &if builtin {
+        let recipe = crate::config::defaults::recipe(&ds.name, opts);
+        opts.clone().or(recipe)
+    } else {
+        opts.clone()
     };
     let kind = match opts.normalize {
         Some(NormalizeKind::None) => NormKind::None,

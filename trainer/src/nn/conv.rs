@@ -361,16 +361,27 @@ impl Pass {
             .map_err(|_| ConvError::Layout { what: "weights" })
     }
 
-    /// `col = im2col(image)` for a flattened CHW row.
-    fn columns<T: NdFloat>(
+    /// The column matrix `im2col(image)` of a flattened CHW row: filled
+    /// into `col`, or, for a pointwise window, the image itself viewed as
+    /// `C x H·W` (no copy).
+    fn columns<'a, T: NdFloat>(
         &self,
-        image: ArrayView1<T>,
-        col: ArrayViewMut2<T>,
-    ) -> Result<(), ConvError> {
+        image: ArrayView1<'a, T>,
+        mut col: ArrayViewMut2<'a, T>,
+    ) -> Result<ArrayView2<'a, T>, ConvError> {
+        let (c, hw) = self.win.col_shape();
+        if self.win.is_pointwise() {
+            return mat(image, c, hw);
+        }
         let image = image
             .into_shape_with_order(self.image_shape())
             .map_err(|_| ConvError::Layout { what: "batch row" })?;
-        im2col(&self.win, image, col)
+        im2col(&self.win, image, col.view_mut())?;
+        let dim = col.dim();
+        let col: &'a [T] = col
+            .into_slice()
+            .ok_or(ConvError::Layout { what: "workspace" })?;
+        ArrayView2::from_shape(dim, col).map_err(|_| ConvError::Layout { what: "workspace" })
     }
 
     /// `out = Wm · im2col(image)` (`out` is `rows·Ho·Wo`, overwritten).
@@ -381,13 +392,8 @@ impl Pass {
         out: ArrayViewMut1<T>,
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
-        let (c, hw) = self.win.col_shape();
-        let mut out = mat_mut(out, self.rows, hw)?;
-        if self.win.is_pointwise() {
-            general_mat_mul(T::one(), wm, &mat(image, c, hw)?, T::zero(), &mut out);
-            return Ok(());
-        }
-        self.columns(image, col.view_mut())?;
+        let mut out = mat_mut(out, self.rows, self.win.col_shape().1)?;
+        let col = self.columns(image, col.view_mut())?;
         general_mat_mul(T::one(), wm, &col, T::zero(), &mut out);
         Ok(())
     }
@@ -424,13 +430,8 @@ impl Pass {
         dw: &mut ArrayViewMut2<T>,
         mut col: ArrayViewMut2<T>,
     ) -> Result<(), ConvError> {
-        let (c, hw) = self.win.col_shape();
-        let a = mat(a, self.rows, hw)?;
-        if self.win.is_pointwise() {
-            general_mat_mul(T::one(), &a, &mat(image, c, hw)?.t(), T::one(), dw);
-            return Ok(());
-        }
-        self.columns(image, col.view_mut())?;
+        let a = mat(a, self.rows, self.win.col_shape().1)?;
+        let col = self.columns(image, col.view_mut())?;
         general_mat_mul(T::one(), &a, &col.t(), T::one(), dw);
         Ok(())
     }

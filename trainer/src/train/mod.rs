@@ -419,7 +419,7 @@ fn best_restart(
 ) -> Result<(TrainState, Vec<Restart>)> {
     let end = cfg.restart_steps.min(cfg.steps);
     let total = cfg.restarts.saturating_mul(end);
-    let mut best: Option<(f32, TrainState)> = None;
+    let mut best: Option<(usize, f32, TrainState)> = None;
     let mut scores = Vec::with_capacity(cfg.restarts);
     for r in 0..cfg.restarts {
         let seed = cfg.seed.wrapping_add(r as u64);
@@ -447,14 +447,12 @@ fn best_restart(
             loss,
             chosen: false,
         });
-        if best.as_ref().is_none_or(|(b, _)| loss < *b) {
-            best = Some((loss, state));
+        if best.as_ref().is_none_or(|(_, b, _)| loss < *b) {
+            best = Some((r, loss, state));
         }
     }
-    let (best_loss, state) = best.context("--restarts is 0")?;
-    if let Some(s) = scores.iter_mut().find(|s| s.loss == best_loss) {
-        s.chosen = true;
-    }
+    let (chosen, _, state) = best.context("--restarts is 0")?;
+    scores[chosen].chosen = true;
     Ok((state, scores))
 }
 
