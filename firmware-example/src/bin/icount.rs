@@ -78,7 +78,9 @@ fn layer_macs(layer: &Layer) -> u64 {
     match layer {
         Layer::Dense { .. } => u64::from(inp) * u64::from(out),
         Layer::Conv2d(c) => u64::from(out) * u64::from(c.in_channels) * taps(c),
-        Layer::ConvTranspose2d { conv: c, .. } => u64::from(inp) * u64::from(c.out_channels) * taps(c),
+        Layer::ConvTranspose2d { conv: c, .. } => {
+            u64::from(inp) * u64::from(c.out_channels) * taps(c)
+        }
     }
 }
 
@@ -97,7 +99,11 @@ fn model_macs(model: &Model) -> (u64, u64) {
 /// Measures `encode`, `decode` and `reconstruct` of `model` on `x` and
 /// prints one `icount` line each; returns false on a runtime error.
 fn measure(clock: &Clock, calib: u32, name: &str, model: &Model, x: &[f32], bufs: Buffers) -> bool {
-    let Buffers { alpha, x_hat, scratch } = bufs;
+    let Buffers {
+        alpha,
+        x_hat,
+        scratch,
+    } = bufs;
     let (enc_macs, dec_macs) = model_macs(model);
     let instr = |ticks: u32| u64::from(ticks) * CALIB_INSTR / u64::from(calib.max(1));
     let report = |op: &str, r: Result<(), Error>, ticks: u32, macs: u64| {
@@ -128,31 +134,62 @@ struct Buffers<'b> {
 
 #[entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { exit(false) };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        exit(false)
+    };
     let clock = Clock::start(p.SYST);
     let (_, calib) = clock.ticks(&mut || cortex_m::asm::delay(black_box(CALIB_LOOPS)));
-    hprintln!("icount calibration {} ticks for {} instructions", calib, CALIB_INSTR);
+    hprintln!(
+        "icount calibration {} ticks for {} instructions",
+        calib,
+        CALIB_INSTR
+    );
 
     let mut ok = true;
-    let (Ok(shift), Ok(cnn)) = (Model::from_bytes(black_box(MODEL)), Model::from_bytes(black_box(CNN))) else {
+    let (Ok(shift), Ok(cnn)) = (
+        Model::from_bytes(black_box(MODEL)),
+        Model::from_bytes(black_box(CNN)),
+    ) else {
         hprintln!("icount: a model does not load");
         exit(false)
     };
     let mut scratch = [0.0f32; expected::SCRATCH_FLOATS];
     let (mut alpha, mut x_hat) = ([0.0f32; expected::RANK], [0.0f32; expected::INPUT_DIM]);
-    let bufs = Buffers { alpha: &mut alpha, x_hat: &mut x_hat, scratch: &mut scratch };
+    let bufs = Buffers {
+        alpha: &mut alpha,
+        x_hat: &mut x_hat,
+        scratch: &mut scratch,
+    };
     ok &= measure(&clock, calib, "shift", &shift, &expected::INPUTS[0], bufs);
 
     let mut scratch = [0.0f32; cnn_expected::CNN_SCRATCH_FLOATS];
-    let (mut alpha, mut x_hat) = ([0.0f32; cnn_expected::CNN_RANK], [0.0f32; cnn_expected::CNN_INPUT_DIM]);
-    let bufs = Buffers { alpha: &mut alpha, x_hat: &mut x_hat, scratch: &mut scratch };
-    ok &= measure(&clock, calib, "cnn", &cnn, &cnn_expected::CNN_INPUTS[0], bufs);
+    let (mut alpha, mut x_hat) = (
+        [0.0f32; cnn_expected::CNN_RANK],
+        [0.0f32; cnn_expected::CNN_INPUT_DIM],
+    );
+    let bufs = Buffers {
+        alpha: &mut alpha,
+        x_hat: &mut x_hat,
+        scratch: &mut scratch,
+    };
+    ok &= measure(
+        &clock,
+        calib,
+        "cnn",
+        &cnn,
+        &cnn_expected::CNN_INPUTS[0],
+        bufs,
+    );
     exit(ok)
 }
 
 /// Ends the QEMU session (exit code 0 on success, 1 otherwise).
 fn exit(success: bool) -> ! {
-    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     loop {
         cortex_m::asm::wfi();
     }
