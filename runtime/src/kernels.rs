@@ -6,36 +6,129 @@
 
 use rrae_format::meta::{Activation, Conv, Layer};
 
-/// Independent accumulators in [`dot`]; breaks the add dependency chain.
-const LANES: usize = 8;
+/// Rows of `W` computed together by [`matvec`]: each loaded `x` value
+/// feeds this many accumulators.
+const ROWS: usize = 4;
+/// Independent partial sums per row (columns `j` with `j % LANES == l` go
+/// to lane `l`); breaks the add dependency chain and lets x86 vectorize.
+const LANES: usize = 4;
 
-/// `sum(a[i] * b[i])` over the common length of `a` and `b`.
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (a.split_at(n).0, b.split_at(n).0);
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut acc = [0.0f32; LANES];
-    for (x, y) in ac.zip(bc) {
-        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
-            *s += x * y;
+/// `acc[l] += w[l] * x[l]` for every lane, written out so that the lanes
+/// stay in registers at every opt-level (a loop over the lanes is not
+/// unrolled at "s", and the array then lives on the stack).
+#[inline(always)]
+fn mac(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANES]) {
+    acc[0] += w[0] * x[0];
+    acc[1] += w[1] * x[1];
+    acc[2] += w[2] * x[2];
+    acc[3] += w[3] * x[3];
+}
+
+/// Two lane chunks: one trip of [`dot_rows`]'s main loop.
+const STEP: usize = 2 * LANES;
+
+/// The first and second half of an 8-column step.
+#[inline(always)]
+fn halves(v: &[f32; STEP]) -> (&[f32; LANES], &[f32; LANES]) {
+    const NONE: &[f32; LANES] = &[0.0; LANES]; // never taken: `v` has 8 entries
+    (
+        v.first_chunk().unwrap_or(NONE),
+        v.last_chunk().unwrap_or(NONE),
+    )
+}
+
+/// `[dot(w[r], x) for r in 0..ROWS]`, each row over the common length of it
+/// and `x`, by one pass over `x` (register blocking: every `x` chunk is
+/// loaded once for four rows).
+///
+/// Summation order, the same for every row: lane `l` sums the products of
+/// columns `l, l + 4, ...` of the whole 4-column chunks in order, then
+/// `(l0 + l1) + (l2 + l3)`, then the remaining columns one by one. The main
+/// loop takes two chunks per trip (fewer loop instructions per MAC).
+#[inline(always)]
+fn dot_rows(w: [&[f32]; ROWS], x: &[f32]) -> [f32; ROWS] {
+    let [w0, w1, w2, w3] = w;
+    let (xs, xr) = x.as_chunks::<STEP>();
+    let (c0, c1, c2, c3) = (
+        w0.as_chunks().0,
+        w1.as_chunks().0,
+        w2.as_chunks().0,
+        w3.as_chunks().0,
+    );
+    let [mut a0, mut a1, mut a2, mut a3] = [[0.0f32; LANES]; ROWS];
+    for ((((xv, v0), v1), v2), v3) in xs.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+        let (xl, xh) = halves(xv);
+        let ((l0, h0), (l1, h1)) = (halves(v0), halves(v1));
+        let ((l2, h2), (l3, h3)) = (halves(v2), halves(v3));
+        mac(&mut a0, l0, xl);
+        mac(&mut a1, l1, xl);
+        mac(&mut a2, l2, xl);
+        mac(&mut a3, l3, xl);
+        mac(&mut a0, h0, xh);
+        mac(&mut a1, h1, xh);
+        mac(&mut a2, h2, xh);
+        mac(&mut a3, h3, xh);
+    }
+    // An odd last 4-column chunk, then the columns past the chunks.
+    let mut done = xs.len() * STEP;
+    if let Some(xv) = xr.first_chunk::<LANES>() {
+        let at = |row| lanes_at(row, done);
+        if let (Some(v0), Some(v1), Some(v2), Some(v3)) = (at(w0), at(w1), at(w2), at(w3)) {
+            mac(&mut a0, v0, xv);
+            mac(&mut a1, v1, xv);
+            mac(&mut a2, v2, xv);
+            mac(&mut a3, v3, xv);
+            done += LANES;
         }
     }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) + tail
+    let xt = x.get(done..).unwrap_or_default();
+    [
+        finish(a0, w0, done, xt),
+        finish(a1, w1, done, xt),
+        finish(a2, w2, done, xt),
+        finish(a3, w3, done, xt),
+    ]
+}
+
+/// The 4-column chunk of `row` starting at column `at`, if there is one.
+#[inline(always)]
+fn lanes_at(row: &[f32], at: usize) -> Option<&[f32; LANES]> {
+    row.get(at..)?.first_chunk()
+}
+
+/// One row's result from its lanes: `(l0 + l1) + (l2 + l3)`, then
+/// `row[done + t] * xt[t]` added one by one (the columns past the chunks).
+#[inline(always)]
+fn finish([l0, l1, l2, l3]: [f32; LANES], row: &[f32], done: usize, xt: &[f32]) -> f32 {
+    let s = (l0 + l1) + (l2 + l3);
+    if xt.is_empty() {
+        return s;
+    }
+    let tail = row.get(done..).unwrap_or_default();
+    tail.iter().zip(xt).fold(s, |s, (w, x)| s + w * x)
 }
 
 /// `y = W[:, ..x.len()] x` for row-major `W` with `cols` columns: each row
 /// uses only its first `x.len()` entries (progressive decoding), and `y`
 /// takes as many rows as it has room for.
+///
+/// Rows go four at a time through [`dot_rows`]; a last partial block
+/// repeats its last row (computed, not stored), so every row gets the same
+/// summation order whatever its position.
 pub(crate) fn matvec(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
-    for (yi, row) in y.iter_mut().zip(w.chunks_exact(cols.max(1))) {
-        *yi = dot(row, x);
+    let cols = cols.max(1);
+    let x = x.get(..cols).unwrap_or(x);
+    let mut rows = w.chunks_exact(cols);
+    for yb in y.chunks_mut(ROWS) {
+        let r0 = rows.next().unwrap_or_default();
+        let r1 = rows.next().unwrap_or(r0);
+        let r2 = rows.next().unwrap_or(r1);
+        let r3 = rows.next().unwrap_or(r2);
+        let s = dot_rows([r0, r1, r2, r3], x);
+        match <&mut [f32; ROWS]>::try_from(&mut *yb) {
+            Ok(full) => *full = s,
+            Err(_) => yb.iter_mut().zip(s).for_each(|(yi, si)| *yi = si),
+        }
     }
 }
 

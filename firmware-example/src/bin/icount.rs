@@ -105,6 +105,23 @@ fn measure(clock: &Clock, calib: u32, name: &str, model: &Model, x: &[f32], bufs
         scratch,
     } = bufs;
     let (enc_macs, dec_macs) = model_macs(model);
+    let meta = model.meta();
+    for (part, layers) in [("encoder", &meta.encoder), ("decoder", &meta.decoder)] {
+        for l in layers.iter() {
+            let (i, o) = l.dims();
+            let kind = if l.is_conv() { "conv" } else { "dense" };
+            hprintln!(
+                "icount {:<6} {} {} {} -> {}, {} MACs, {:?}",
+                name,
+                part,
+                kind,
+                i,
+                o,
+                layer_macs(l),
+                l.activation()
+            );
+        }
+    }
     let instr = |ticks: u32| u64::from(ticks) * CALIB_INSTR / u64::from(calib.max(1));
     let report = |op: &str, r: Result<(), Error>, ticks: u32, macs: u64| {
         let n = instr(ticks);
