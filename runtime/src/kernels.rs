@@ -37,18 +37,12 @@ fn halves(v: &[f32; STEP]) -> (&[f32; LANES], &[f32; LANES]) {
     )
 }
 
-/// `[dot(w[r], x) for r in 0..ROWS]`, each row over the common length of it
-/// and `x`, by one pass over `x` (register blocking: every `x` chunk is
-/// loaded once for four rows).
-///
-/// Summation order, the same for every row: lane `l` sums the products of
-/// columns `l, l + 4, ...` of the whole 4-column chunks in order, then
-/// `(l0 + l1) + (l2 + l3)`, then the remaining columns one by one. The main
-/// loop takes two chunks per trip (fewer loop instructions per MAC).
+/// `[dot(w[r], x) for r in 0..ROWS]` over the 8-column steps of `x`, by
+/// one pass over `x` (register blocking: every `x` value is loaded once for
+/// four rows). Lane `l` of a row sums the products of its columns
+/// `l, l + 4, l + 8, ...` in order; the result is `(l0 + l1) + (l2 + l3)`.
 #[inline(always)]
-fn dot_rows(w: [&[f32]; ROWS], x: &[f32]) -> [f32; ROWS] {
-    let [w0, w1, w2, w3] = w;
-    let (xs, xr) = x.as_chunks::<STEP>();
+fn dot_rows([w0, w1, w2, w3]: [&[f32]; ROWS], x: &[[f32; STEP]]) -> [f32; ROWS] {
     let (c0, c1, c2, c3) = (
         w0.as_chunks().0,
         w1.as_chunks().0,
@@ -56,7 +50,7 @@ fn dot_rows(w: [&[f32]; ROWS], x: &[f32]) -> [f32; ROWS] {
         w3.as_chunks().0,
     );
     let [mut a0, mut a1, mut a2, mut a3] = [[0.0f32; LANES]; ROWS];
-    for ((((xv, v0), v1), v2), v3) in xs.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+    for ((((xv, v0), v1), v2), v3) in x.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
         let (xl, xh) = halves(xv);
         let ((l0, h0), (l1, h1)) = (halves(v0), halves(v1));
         let ((l2, h2), (l3, h3)) = (halves(v2), halves(v3));
@@ -69,66 +63,76 @@ fn dot_rows(w: [&[f32]; ROWS], x: &[f32]) -> [f32; ROWS] {
         mac(&mut a2, h2, xh);
         mac(&mut a3, h3, xh);
     }
-    // An odd last 4-column chunk, then the columns past the chunks.
-    let mut done = xs.len() * STEP;
-    if let Some(xv) = xr.first_chunk::<LANES>() {
-        let at = |row| lanes_at(row, done);
-        if let (Some(v0), Some(v1), Some(v2), Some(v3)) = (at(w0), at(w1), at(w2), at(w3)) {
-            mac(&mut a0, v0, xv);
-            mac(&mut a1, v1, xv);
-            mac(&mut a2, v2, xv);
-            mac(&mut a3, v3, xv);
-            done += LANES;
-        }
-    }
-    let xt = x.get(done..).unwrap_or_default();
-    [
-        finish(a0, w0, done, xt),
-        finish(a1, w1, done, xt),
-        finish(a2, w2, done, xt),
-        finish(a3, w3, done, xt),
-    ]
+    let sum = |[l0, l1, l2, l3]: [f32; LANES]| (l0 + l1) + (l2 + l3);
+    [sum(a0), sum(a1), sum(a2), sum(a3)]
 }
 
-/// The 4-column chunk of `row` starting at column `at`, if there is one.
-#[inline(always)]
-fn lanes_at(row: &[f32], at: usize) -> Option<&[f32; LANES]> {
-    row.get(at..)?.first_chunk()
-}
-
-/// One row's result from its lanes: `(l0 + l1) + (l2 + l3)`, then
-/// `row[done + t] * xt[t]` added one by one (the columns past the chunks).
-#[inline(always)]
-fn finish([l0, l1, l2, l3]: [f32; LANES], row: &[f32], done: usize, xt: &[f32]) -> f32 {
-    let s = (l0 + l1) + (l2 + l3);
-    if xt.is_empty() {
-        return s;
-    }
-    let tail = row.get(done..).unwrap_or_default();
-    tail.iter().zip(xt).fold(s, |s, (w, x)| s + w * x)
-}
-
-/// `y = W[:, ..x.len()] x` for row-major `W` with `cols` columns: each row
-/// uses only its first `x.len()` entries (progressive decoding), and `y`
-/// takes as many rows as it has room for.
+/// `y = W[:, ..x.len()] x + b` for row-major `W` with `cols` columns: each
+/// row uses only its first `x.len()` entries (progressive decoding), `y`
+/// takes as many rows as it has room for, and rows past the end of `b` get
+/// no bias (pass `&[]` for none).
 ///
-/// Rows go four at a time through [`dot_rows`]; a last partial block
-/// repeats its last row (computed, not stored), so every row gets the same
-/// summation order whatever its position.
-pub(crate) fn matvec(w: &[f32], cols: usize, x: &[f32], y: &mut [f32]) {
+/// Summation order of every row (what `tests::matvec_reference` spells
+/// out): the columns of the whole 8-column steps of `x` through four lanes
+/// ([`dot_rows`]), then the `x.len() % 8` remaining columns one by one, then
+/// the bias. Whole blocks of four rows go through [`dot_rows`] together;
+/// a second pass does the rows left over (one at a time, same order), the
+/// remaining columns, and any bias not added with a block's results.
+pub(crate) fn matvec(w: &[f32], cols: usize, x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = cols.max(1);
     let x = x.get(..cols).unwrap_or(x);
-    let mut rows = w.chunks_exact(cols);
-    for yb in y.chunks_mut(ROWS) {
-        let r0 = rows.next().unwrap_or_default();
-        let r1 = rows.next().unwrap_or(r0);
-        let r2 = rows.next().unwrap_or(r1);
-        let r3 = rows.next().unwrap_or(r2);
-        let s = dot_rows([r0, r1, r2, r3], x);
-        match <&mut [f32; ROWS]>::try_from(&mut *yb) {
-            Ok(full) => *full = s,
-            Err(_) => yb.iter_mut().zip(s).for_each(|(yi, si)| *yi = si),
+    let (xs, xt) = x.as_chunks::<STEP>();
+    // Without remaining columns, whole chunks of bias go in with the blocks.
+    let bias = match xt.is_empty() {
+        true => b.as_chunks::<ROWS>().0,
+        false => &[],
+    };
+    let mut blocked = 0;
+    if !xs.is_empty() {
+        let mut rest = w;
+        for (k, yb) in y.as_chunks_mut::<ROWS>().0.iter_mut().enumerate() {
+            let Some((r0, t)) = rest.split_at_checked(cols) else {
+                break;
+            };
+            let Some((r1, t)) = t.split_at_checked(cols) else {
+                break;
+            };
+            let Some((r2, t)) = t.split_at_checked(cols) else {
+                break;
+            };
+            let Some((r3, t)) = t.split_at_checked(cols) else {
+                break;
+            };
+            rest = t;
+            let mut s = dot_rows([r0, r1, r2, r3], xs);
+            if let Some(bb) = bias.get(k) {
+                s = [s[0] + bb[0], s[1] + bb[1], s[2] + bb[2], s[3] + bb[3]];
+            }
+            *yb = s;
+            blocked += ROWS;
         }
+    }
+    // The second pass, over the rows it concerns (none for a layer whose
+    // width is a multiple of 8 and whose bias covers whole blocks).
+    let from = if xt.is_empty() {
+        blocked.min(bias.len() * ROWS)
+    } else {
+        0
+    };
+    let done = xs.len() * STEP;
+    let rows = w.chunks_exact(cols).zip(y.iter_mut()).enumerate();
+    for (i, (row, yi)) in rows.skip(from) {
+        let s = match (i < blocked, xs.is_empty()) {
+            (true, _) => *yi,
+            (false, true) => 0.0,
+            (false, false) => dot_rows([row; ROWS], xs)[0],
+        };
+        let tail = row.get(done..).unwrap_or_default();
+        let s = tail.iter().zip(xt).fold(s, |s, (w, x)| s + w * x);
+        *yi = match b.get(i) {
+            Some(bi) => s + bi,
+            None => s,
+        };
     }
 }
 
@@ -144,10 +148,7 @@ pub(crate) fn matvec_t(w: &[f32], x: &[f32], y: &mut [f32]) {
 
 /// `y = act(W[:, ..x.len()] x + b)`: one Dense layer.
 pub(crate) fn dense(w: &[f32], cols: usize, b: &[f32], x: &[f32], y: &mut [f32], act: Activation) {
-    matvec(w, cols, x, y);
-    for (yi, bi) in y.iter_mut().zip(b) {
-        *yi += bi;
-    }
+    matvec(w, cols, x, b, y);
     activate(act, y);
 }
 

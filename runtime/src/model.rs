@@ -147,7 +147,7 @@ impl<'a> Model<'a> {
         let sampler = self.file.meta.sampler.ok_or(Error::NoSampler)?;
         check_len("z", self.rank(), z.len())?;
         check_len("alpha", self.rank(), alpha.len())?;
-        matvec(self.file.tensor(sampler.chol), self.rank(), z, alpha);
+        matvec(self.file.tensor(sampler.chol), self.rank(), z, &[], alpha);
         for (a, m) in alpha.iter_mut().zip(self.file.tensor(sampler.mean)) {
             *a += m;
         }
@@ -244,6 +244,7 @@ impl<'a> Model<'a> {
                     self.file.tensor(u),
                     self.rank(),
                     head(a, k),
+                    &[],
                     head_mut(b, latent),
                 );
                 (b, a, latent)
