@@ -2,6 +2,7 @@
 # Firmware checks: the runtime on a Cortex-M4F in QEMU, results equal to the host's.
 #
 #   bash scripts/firmware.sh            # CI: install toolchain, clippy, build, QEMU run,
+#                                       #     instruction-count limit (scripts/icount.sh --check),
 #                                       #     failure-path checks, thumbv7em + thumbv6m builds
 #   bash scripts/firmware.sh --regen    # first retrain/regenerate firmware-example/model/
 #                                       #     (and the CNN example: trains a small CNN, host-gen cnn-model)
@@ -19,7 +20,7 @@ for a in "$@"; do
   case "$a" in
     --regen) REGEN=1 ;;
     --placeholder) PLACEHOLDER=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "firmware.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -78,6 +79,11 @@ if ! cargo run --release 2>&1 | tee "$LOG"; then
   echo "firmware: QEMU run failed" >&2; exit 1
 fi
 grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU output" >&2; exit 1; }
+
+step "instruction counts in QEMU (-icount shift=0): shift model within 3.5 instructions per MAC"
+# Deterministic (two runs must agree); fails if encode or decode of the shift model
+# exceeds the limit (measured 2.91 / 3.45 at opt-level "s", docs/BENCHMARKS.md).
+bash "$ROOT/scripts/icount.sh" --check 3.5
 
 step "failure paths must fail"
 if cargo run --release --features selftest-panic >target/qemu-panic.log 2>&1; then
