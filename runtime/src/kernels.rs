@@ -27,6 +27,28 @@ fn mac(acc: &mut [f32; LANES], w: &[f32; LANES], x: &[f32; LANES]) {
     acc[3] += w[3] * x[3];
 }
 
+/// `s` as whole `N`-element chunks, and the rest: `<[f32]>::as_chunks`,
+/// which is stable only since Rust 1.88 (this crate's MSRV is 1.85).
+#[inline(always)]
+fn chunks<const N: usize>(s: &[f32]) -> (&[[f32; N]], &[f32])
+where
+    [f32; N]: bytemuck::Pod,
+{
+    let (head, rest) = s.split_at_checked(s.len() / N * N).unwrap_or((&[], s));
+    (bytemuck::try_cast_slice(head).unwrap_or_default(), rest)
+}
+
+/// The whole `N`-element chunks of `s`, mutable (see [`chunks`]).
+#[inline(always)]
+fn chunks_mut<const N: usize>(s: &mut [f32]) -> &mut [[f32; N]]
+where
+    [f32; N]: bytemuck::Pod,
+{
+    let whole = s.len() / N * N;
+    let head = s.get_mut(..whole).unwrap_or_default();
+    bytemuck::try_cast_slice_mut(head).unwrap_or_default()
+}
+
 /// Two lane chunks: one trip of [`dot_rows`]'s main loop.
 const STEP: usize = 2 * LANES;
 
@@ -47,10 +69,10 @@ fn halves(v: &[f32; STEP]) -> (&[f32; LANES], &[f32; LANES]) {
 #[inline(always)]
 fn dot_rows([w0, w1, w2, w3]: [&[f32]; ROWS], x: &[[f32; STEP]]) -> [f32; ROWS] {
     let (c0, c1, c2, c3) = (
-        w0.as_chunks().0,
-        w1.as_chunks().0,
-        w2.as_chunks().0,
-        w3.as_chunks().0,
+        chunks::<STEP>(w0).0,
+        chunks::<STEP>(w1).0,
+        chunks::<STEP>(w2).0,
+        chunks::<STEP>(w3).0,
     );
     let [mut a0, mut a1, mut a2, mut a3] = [[0.0f32; LANES]; ROWS];
     for ((((xv, v0), v1), v2), v3) in x.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
@@ -84,16 +106,16 @@ fn dot_rows([w0, w1, w2, w3]: [&[f32]; ROWS], x: &[[f32; STEP]]) -> [f32; ROWS] 
 pub(crate) fn matvec(w: &[f32], cols: usize, x: &[f32], b: &[f32], y: &mut [f32]) {
     let cols = cols.max(1);
     let x = x.get(..cols).unwrap_or(x);
-    let (xs, xt) = x.as_chunks::<STEP>();
+    let (xs, xt) = chunks::<STEP>(x);
     // Without remaining columns, whole chunks of bias go in with the blocks.
     let bias = match xt.is_empty() {
-        true => b.as_chunks::<ROWS>().0,
+        true => chunks::<ROWS>(b).0,
         false => &[],
     };
     let mut blocked = 0;
     if !xs.is_empty() {
         let mut rest = w;
-        for (k, yb) in y.as_chunks_mut::<ROWS>().0.iter_mut().enumerate() {
+        for (k, yb) in chunks_mut::<ROWS>(y).iter_mut().enumerate() {
             let Some((r0, t)) = rest.split_at_checked(cols) else {
                 break;
             };
@@ -404,13 +426,7 @@ mod tests {
     /// Scalar reference for [`matvec`] with its exact summation order, one
     /// row at a time: lane `j % 4` of the whole 8-column steps, the lanes
     /// as `(l0 + l1) + (l2 + l3)`, then the remaining columns, then the bias.
-    fn matvec_reference(
-        w: &[f32],
-        cols: usize,
-        x: &[f32],
-        b: &[f32],
-        rows: usize,
-    ) -> Vec<f32> {
+    fn matvec_reference(w: &[f32], cols: usize, x: &[f32], b: &[f32], rows: usize) -> Vec<f32> {
         let x = &x[..x.len().min(cols)];
         let steps = x.len() / STEP * STEP;
         (0..rows)
