@@ -82,7 +82,7 @@ grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU outp
 
 step "instruction counts in QEMU (-icount shift=0): shift model within 3.5 instructions per MAC"
 # Deterministic (two runs must agree); fails if encode or decode of the shift model
-# exceeds the limit (measured 2.91 / 3.45 at opt-level "s", docs/BENCHMARKS.md).
+# exceeds the limit (measured 2.91 / 3.44 at opt-level "s", docs/BENCHMARKS.md).
 bash "$ROOT/scripts/icount.sh" --check 3.5
 
 step "failure paths must fail"
