@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Tests of the Python package `rrae` (python/): rustfmt and clippy on the
+# extension crate, the venv and the extension build (setup-venv.sh), the
+# trainer binary the CLI-comparison tests run, then pytest.
+#
+#   python/run-tests.sh [pytest args...]
+#
+# Exits non-zero on any failure, including pytest collecting no test.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+t0=$(date +%s)
+
+(cd "$HERE" && cargo fmt --check && cargo clippy --quiet --release --all-targets -- -D warnings)
+
+VENV="$("$HERE/setup-venv.sh" | tail -n 1)"
+
+(cd "$ROOT" && cargo build --quiet --release -p rrae-trainer --bin trainer)
+export RRAE_TRAINER="$ROOT/target/release/trainer"
+
+cd "$HERE"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@"
+echo "python/run-tests.sh: done in $(( $(date +%s) - t0 )) s"
