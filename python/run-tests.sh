@@ -9,6 +9,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# Build into the main workspace's target/ (see python/Cargo.toml).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$HERE/.." && pwd)/target}"
 ROOT="$(cd "$HERE/.." && pwd)"
 t0=$(date +%s)
 

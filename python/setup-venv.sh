@@ -14,6 +14,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# Build into the main workspace's target/ (see python/Cargo.toml).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$HERE/.." && pwd)/target}"
 PY="${PYTHON:-python3}"
 LOCK="$HERE/requirements.lock"
 KEY="$({ cat "$LOCK"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)"

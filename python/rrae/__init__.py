@@ -17,13 +17,16 @@ that cannot be read or written. Arrays of any memory layout are accepted
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
-from ._rrae import FormatError, Model, load, model_bytes
+import numpy as np
 
-__all__ = ["FormatError", "Model", "load", "write", "export"]
+from ._rrae import FormatError, Model, fit_cli, load, model_bytes
+
+__all__ = ["FormatError", "Model", "load", "write", "fit", "export"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -100,6 +103,91 @@ def write(
             os.unlink(tmp)
         raise
     return Model.from_bytes(data)
+
+
+def _flag(key: str, value: Any) -> Sequence[str]:
+    """``trainer fit`` arguments for one keyword option."""
+    flag = "--" + key.replace("_", "-")
+    if value is None or value is False:
+        return []
+    if value is True:
+        return [flag]
+    if isinstance(value, (list, tuple)):
+        return [flag, ",".join(str(v) for v in value)]
+    return [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
+
+
+def _save(path: str, x: Any, what: str) -> None:
+    """Saves a 2-D float32/float64 array as ``.npy`` for the trainer."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{what} must be a numpy array of float32, got {type(x).__name__}")
+    if x.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{what} has dtype {x.dtype}, expected float32 (convert with .astype(numpy.float32))")
+    if x.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (one sample per row), got shape {list(x.shape)}")
+    np.save(path, np.ascontiguousarray(x))
+
+
+def fit(
+    X: Any,
+    k: Optional[int] = 1,
+    test: Any = None,
+    *,
+    quiet: bool = False,
+    **options: Any,
+) -> Tuple[Model, Dict[str, Any]]:
+    """Trains an RRAE on the rows of ``X`` with the trainer library and
+    returns ``(model, metrics)``.
+
+    The options are ``trainer fit``'s, with ``_`` for ``-`` and the same
+    defaults: ``steps=3000``, ``latent=...``, ``normalize="per-feature"``,
+    ``adaptive=True`` (then ``k`` is ignored), ``no_fold=True``,
+    ``out="dir"`` (keep ``model.rrae``, ``metrics.json`` and the plots;
+    otherwise a temporary directory), ... (``trainer fit --help``). ``True``
+    passes a flag, ``False`` and ``None`` leave it out, lists become
+    ``a,b,c``. Without ``test``, the CLI's random test split is used. The
+    CLI's progress bar and summary line are shown unless ``quiet=True``.
+
+    ``metrics`` is the run's ``metrics.json`` (relative errors in %, the
+    linear baseline, the chosen k, timings, sizes). Raises ``ValueError``
+    with the CLI's message for a bad option or bad data.
+
+    >>> import numpy as np, rrae
+    >>> t = np.linspace(0, 1, 64, dtype=np.float32)
+    >>> X = np.stack([np.sin(2 * np.pi * (t - s)) for s in np.linspace(0, 1, 200)])
+    >>> model, metrics = rrae.fit(X.astype(np.float32), k=2, steps=200, quiet=True)  # doctest: +SKIP
+    >>> model.decode(model.encode(X[:3].astype(np.float32))).shape                     # doctest: +SKIP
+    (3, 64)
+    """
+    with tempfile.TemporaryDirectory(prefix="rrae-fit-") as tmp:
+        names = {"data": os.path.join(tmp, "data.npy"), "test": os.path.join(tmp, "test.npy")}
+        _save(names["data"], X, "data")
+        args = ["--data", names["data"]]
+        if test is not None:
+            _save(names["test"], test, "test")
+            args += ["--test", names["test"]]
+        if k is not None and not options.get("adaptive"):
+            args += ["--k", str(k)]
+        options.setdefault("out", os.path.join(tmp, "out"))
+        for key, value in options.items():
+            args += _flag(key, value)
+        try:
+            data, metrics_text = fit_cli(args, not quiet)
+        except ValueError as e:
+            msg = str(e)
+            for what, path in names.items():
+                msg = msg.replace(path, what)
+            raise ValueError(msg) from None
+    metrics = json.loads(metrics_text)
+    if not quiet:
+        m = metrics
+        print(
+            f"{m['dataset']}: k={m['k']} train {m['train_rel_error']:.3f} % test "
+            f"{m['test_rel_error']:.3f} % (linear baseline "
+            f"{m['linear_baseline_test_rel_error']:.2f} %) in {m['wall_seconds']:.1f} s, "
+            f"{m['steps']} steps"
+        )
+    return Model.from_bytes(data), metrics
 
 
 from . import export  # noqa: E402 (uses write; imports torch only when called)

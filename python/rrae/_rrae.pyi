@@ -65,3 +65,6 @@ def model_bytes(
     singular_values: Optional[_F32] = None,
 ) -> bytes:
     """The bytes of a ``.rrae`` file; see ``rrae.write``."""
+
+def fit_cli(args: Sequence[str], show_progress: bool) -> tuple[bytes, str]:
+    """Runs ``trainer fit ARGS`` in-process: the model's bytes and metrics.json."""

@@ -73,8 +73,8 @@ pub fn describe_activation<'py>(py: Python<'py>, a: Activation) -> PyResult<Boun
     }
 }
 
-/// `dict[key]`, or a `ValueError` naming the layer.
-fn required<'py>(d: &Bound<'py, PyDict>, key: &str, at: &str) -> PyResult<Bound<'py, PyAny>> {
+/// `dict[key]`, or a `ValueError` naming where (`at`) and the key.
+pub fn required<'py>(d: &Bound<'py, PyDict>, key: &str, at: &str) -> PyResult<Bound<'py, PyAny>> {
     d.get_item(key)?
         .ok_or_else(|| PyValueError::new_err(format!("{at}: missing key {key:?}")))
 }

@@ -6,7 +6,8 @@
 //! the one implementation of the format. Errors cross the boundary as
 //! Python exceptions, never as panics: `ValueError` for bad arrays,
 //! `rrae.FormatError` for bad files, `OSError` for I/O. The Python side
-//! (`python/rrae/`) adds `rrae.write` and the PyTorch exporter.
+//! (`python/rrae/`) adds `rrae.write`, `rrae.fit` (the trainer library,
+//! parsed by the CLI's parser) and the PyTorch exporter.
 //!
 //! ```python
 //! import numpy as np, rrae
@@ -18,6 +19,7 @@
 
 mod array;
 mod error;
+mod fit;
 mod layers;
 mod model;
 mod write;
@@ -30,6 +32,7 @@ fn _rrae(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Model>()?;
     m.add_function(wrap_pyfunction!(model::load, m)?)?;
     m.add_function(wrap_pyfunction!(write::model_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(fit::fit_cli, m)?)?;
     m.add("FormatError", m.py().get_type::<error::FormatError>())?;
     Ok(())
 }

@@ -51,6 +51,12 @@ impl Model {
         Runtime::from_bytes(&self.bytes).map_err(|e| runtime_error(&e))
     }
 
+    /// `(input_dim, rank)`.
+    fn dims(&self) -> PyResult<(usize, usize)> {
+        let m = self.runtime()?;
+        Ok((m.input_dim(), m.rank()))
+    }
+
     /// Applies `op` to every row of `b`, giving `rows x out_cols` values,
     /// with the GIL released.
     fn map_rows(
@@ -94,10 +100,7 @@ impl Model {
     /// original units (the model normalizes).
     fn encode<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let b = batch(x, "data")?;
-        let (d, k) = {
-            let m = self.runtime()?;
-            (m.input_dim(), m.rank())
-        };
+        let (d, k) = self.dims()?;
         check_width(&b, "data", d)?;
         let out = self.map_rows(py, &b, k, |m, x, o, s| m.encode(x, o, s))?;
         output(py, out, b.rows, k, b.single)
@@ -113,10 +116,7 @@ impl Model {
         alpha: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let b = batch(alpha, "coefficients")?;
-        let (d, k) = {
-            let m = self.runtime()?;
-            (m.input_dim(), m.rank())
-        };
+        let (d, k) = self.dims()?;
         if b.cols == 0 || b.cols > k {
             return Err(PyValueError::new_err(format!(
                 "coefficients have {} values per row, the model expects 1 to {k}",
@@ -154,10 +154,7 @@ impl Model {
         seed: u64,
         decode: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (d, k) = {
-            let m = self.runtime()?;
-            (m.input_dim(), m.rank())
-        };
+        let (d, k) = self.dims()?;
         let rng = py
             .import("numpy.random")?
             .call_method1("default_rng", (seed,))?;

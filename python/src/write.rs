@@ -11,7 +11,7 @@ use rrae_format::ModelWriter;
 
 use crate::array::tensor;
 use crate::error::FormatError;
-use crate::layers::parse_layer;
+use crate::layers::{parse_layer, required};
 
 /// Parses a list of layer dicts named `what` (`encoder_layers`, ...).
 fn layer_list(
@@ -43,11 +43,10 @@ fn normalization(value: Option<&Bound<'_, PyAny>>, w: &mut ModelWriter) -> PyRes
     let d = value.cast::<PyDict>().map_err(|_| {
         PyValueError::new_err("normalization must be None or {\"shift\": ..., \"scale\": ...}")
     })?;
-    let get = |key: &str| {
-        d.get_item(key)?
-            .ok_or_else(|| PyValueError::new_err(format!("normalization: missing key {key:?}")))
-    };
-    let (shift, scale) = (get("shift")?, get("scale")?);
+    let (shift, scale) = (
+        required(d, "shift", "normalization")?,
+        required(d, "scale", "normalization")?,
+    );
     if let (Ok(shift), Ok(scale)) = (shift.extract::<f32>(), scale.extract::<f32>()) {
         return Ok(Normalization::Global { shift, scale });
     }
@@ -112,12 +111,8 @@ pub fn model_bytes<'py>(
             let d = s.cast::<PyDict>().map_err(|_| {
                 PyValueError::new_err("sampler must be None or {\"mean\": ..., \"chol\": ...}")
             })?;
-            let get = |key: &str| {
-                d.get_item(key)?
-                    .ok_or_else(|| PyValueError::new_err(format!("sampler: missing key {key:?}")))
-            };
-            let (mean, _) = tensor(&get("mean")?, "sampler mean")?;
-            let (chol, _) = tensor(&get("chol")?, "sampler chol")?;
+            let (mean, _) = tensor(&required(d, "mean", "sampler")?, "sampler mean")?;
+            let (chol, _) = tensor(&required(d, "chol", "sampler")?, "sampler chol")?;
             Some(Sampler {
                 mean: w.tensor(&mean),
                 chol: w.tensor(&chol),
