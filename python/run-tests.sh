@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tests of the Python package `rrae` (python/): rustfmt and clippy on the
-# extension crate, the venv and the extension build (setup-venv.sh), the
-# trainer binary the CLI-comparison tests run, then pytest.
+# Tests of the Python package `rrae` (python/): rustfmt, clippy and unit
+# tests of the extension crate, the venv and the extension build
+# (setup-venv.sh), the trainer binary the CLI-comparison tests run, then
+# pytest (the tests in python/tests and the docstring examples).
 #
 #   python/run-tests.sh [pytest args...]
 #
@@ -14,7 +15,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$HERE/.." && pwd)/target}"
 ROOT="$(cd "$HERE/.." && pwd)"
 t0=$(date +%s)
 
-(cd "$HERE" && cargo fmt --check && cargo clippy --quiet --release --all-targets -- -D warnings)
+(cd "$HERE" && cargo fmt --check && cargo clippy --quiet --release --all-targets -- -D warnings \
+    && cargo test --quiet --release --lib)
 
 VENV="$("$HERE/setup-venv.sh" | tail -n 1)"
 
@@ -22,5 +24,5 @@ VENV="$("$HERE/setup-venv.sh" | tail -n 1)"
 export RRAE_TRAINER="$ROOT/target/release/trainer"
 
 cd "$HERE"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules rrae tests "$@"
 echo "python/run-tests.sh: done in $(( $(date +%s) - t0 )) s"
