@@ -24,11 +24,13 @@ VENV="${RRAE_VENV:-$CACHE/venv-$KEY}"
 
 if [ ! -f "$VENV/.rrae-complete" ]; then
     t0=$(date +%s)
-    echo "setup-venv: creating $VENV (torch with its CUDA wheels: a few minutes)" >&2
+    echo "setup-venv: creating $VENV (torch and its CUDA libraries, 4.4 GB: minutes)" >&2
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$LOCK" >&2
+    # The lock lists every package (torch without the CUDA extras it does not
+    # need on CPU, see requirements.lock), so the resolver is not run.
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r "$LOCK" >&2
     touch "$VENV/.rrae-complete"
     if [ -z "${RRAE_VENV:-}" ]; then
         find "$CACHE" -maxdepth 1 -name 'venv-*' ! -path "$VENV" -exec rm -rf {} + 2>/dev/null || true

@@ -106,16 +106,21 @@ pub fn batch(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Batch> {
     })
 }
 
-/// Errors unless `b` has `expected` values per row (the CLI's message).
-pub fn check_width(b: &Batch, what: &str, expected: usize) -> PyResult<()> {
-    if b.cols == expected {
-        Ok(())
-    } else {
-        Err(PyValueError::new_err(format!(
-            "{what} have {} values per row, the model expects {expected}",
-            b.cols
-        )))
+/// Errors unless the rows of `b` have `min..=max` values (the CLI's
+/// message: `data have 5 values per row, the model expects 4`).
+pub fn check_width(b: &Batch, what: &str, (min, max): (usize, usize)) -> PyResult<()> {
+    if (min..=max).contains(&b.cols) {
+        return Ok(());
     }
+    let expected = if min == max {
+        max.to_string()
+    } else {
+        format!("{min} to {max}")
+    };
+    Err(PyValueError::new_err(format!(
+        "{what} have {} values per row, the model expects {expected}",
+        b.cols
+    )))
 }
 
 /// A new numpy array from `rows x cols` row-major values: 1-D (`cols`) if

@@ -57,6 +57,24 @@ impl Model {
         Ok((m.input_dim(), m.rank()))
     }
 
+    /// Reads `x` (named `what` in errors), checks that its rows have
+    /// `widths.0..=widths.1` values, and applies `op` to every row: the
+    /// result has `out_cols` values per row and the dimensions of `x`.
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        what: &str,
+        widths: (usize, usize),
+        out_cols: usize,
+        op: RowOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let b = batch(x, what)?;
+        check_width(&b, what, widths)?;
+        let out = self.map_rows(py, &b, out_cols, op)?;
+        output(py, out, b.rows, out_cols, b.single)
+    }
+
     /// Applies `op` to every row of `b`, giving `rows x out_cols` values,
     /// with the GIL released.
     fn map_rows(
@@ -99,11 +117,8 @@ impl Model {
     /// the samples `x` (`(N, input_dim)` or `(input_dim,)`), in the data's
     /// original units (the model normalizes).
     fn encode<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let b = batch(x, "data")?;
         let (d, k) = self.dims()?;
-        check_width(&b, "data", d)?;
-        let out = self.map_rows(py, &b, k, |m, x, o, s| m.encode(x, o, s))?;
-        output(py, out, b.rows, k, b.single)
+        self.apply(py, x, "data", (d, d), k, |m, x, o, s| m.encode(x, o, s))
     }
 
     /// Samples (`(N, input_dim)` or `(input_dim,)`) decoded from the
@@ -115,16 +130,10 @@ impl Model {
         py: Python<'py>,
         alpha: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let b = batch(alpha, "coefficients")?;
         let (d, k) = self.dims()?;
-        if b.cols == 0 || b.cols > k {
-            return Err(PyValueError::new_err(format!(
-                "coefficients have {} values per row, the model expects 1 to {k}",
-                b.cols
-            )));
-        }
-        let out = self.map_rows(py, &b, d, |m, a, o, s| m.decode(a, o, s))?;
-        output(py, out, b.rows, d, b.single)
+        self.apply(py, alpha, "coefficients", (1, k), d, |m, a, o, s| {
+            m.decode(a, o, s)
+        })
     }
 
     /// `decode(encode(x))` in one pass, same shapes as `x`.
@@ -133,11 +142,10 @@ impl Model {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let b = batch(x, "data")?;
-        let d = self.runtime()?.input_dim();
-        check_width(&b, "data", d)?;
-        let out = self.map_rows(py, &b, d, |m, x, o, s| m.reconstruct(x, o, s))?;
-        output(py, out, b.rows, d, b.single)
+        let (d, _) = self.dims()?;
+        self.apply(py, x, "data", (d, d), d, |m, x, o, s| {
+            m.reconstruct(x, o, s)
+        })
     }
 
     /// `n` new samples (`(n, input_dim)`): standard-normal draws `z` from
