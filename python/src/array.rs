@@ -3,7 +3,7 @@
 
 use numpy::ndarray::{Array2, ArrayViewD};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 /// A batch of samples copied out of a numpy array: `rows x cols`, row-major.
@@ -123,6 +123,21 @@ pub fn check_width(b: &Batch, what: &str, (min, max): (usize, usize)) -> PyResul
     )))
 }
 
+/// `rows * cols` zeros for an output, or `MemoryError` if that does not
+/// fit (instead of the process aborting on a failed allocation).
+pub fn zeros(rows: usize, cols: usize) -> PyResult<Vec<f32>> {
+    let too_big = || {
+        PyMemoryError::new_err(format!(
+            "{rows} x {cols} output values do not fit in memory"
+        ))
+    };
+    let n = rows.checked_mul(cols).ok_or_else(too_big)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(n).map_err(|_| too_big())?;
+    out.resize(n, 0.0);
+    Ok(out)
+}
+
 /// A new numpy array from `rows x cols` row-major values: 1-D (`cols`) if
 /// `single`, else 2-D.
 pub fn output<'py>(
@@ -156,6 +171,13 @@ mod tests {
             Some("x: non-finite value inf at row 0, column 0")
         );
         assert_eq!(non_finite("x", &[1.0, 2.0], 2), None);
+    }
+
+    #[test]
+    fn zeros_reports_what_does_not_fit() {
+        assert_eq!(zeros(2, 3).ok(), Some(vec![0.0; 6]));
+        assert!(zeros(usize::MAX, 2).is_err());
+        assert!(zeros(1 << 60, 1).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rrae_format::meta::{Basis, Normalization};
 use rrae_format::AlignedBytes;
 use rrae_runtime::Model as Runtime;
 
-use crate::array::{batch, check_width, output, Batch};
+use crate::array::{batch, check_width, output, zeros, Batch};
 use crate::error::{format_error, os_error, runtime_error};
 use crate::layers::describe_layer;
 
@@ -85,9 +85,9 @@ impl Model {
         op: RowOp,
     ) -> PyResult<Vec<f32>> {
         let model = self.runtime()?;
+        let mut out = zeros(b.rows, out_cols)?;
         py.detach(|| {
             let mut scratch = vec![0.0f32; model.scratch_len()];
-            let mut out = vec![0.0f32; b.rows * out_cols];
             let rows = b.data.chunks_exact(b.cols.max(1));
             for (x, o) in rows.zip(out.chunks_exact_mut(out_cols.max(1))) {
                 op(&model, x, o, &mut scratch)?;
@@ -214,7 +214,7 @@ impl Model {
                 (tb.data, false)
             }
         };
-        let mut out = vec![0.0f32; ts.len() * k];
+        let mut out = zeros(ts.len(), k)?;
         for (t, o) in ts.iter().zip(out.chunks_exact_mut(k.max(1))) {
             Runtime::interpolate(&a.data, &b.data, *t, o).map_err(|e| runtime_error(&e))?;
         }
