@@ -76,3 +76,11 @@ def test_fit_errors_are_the_clis(cli_run):
         rrae.fit(x, steps=10, no_such_option=3, quiet=True)
     with pytest.raises(ValueError, match="data has dtype int64, expected float32"):
         rrae.fit(np.zeros((10, 4), np.int64), quiet=True)
+
+
+def test_fit_with_test_array_and_summary(cli_run, capsys):
+    _, x = cli_run
+    model, metrics = rrae.fit(x[:100], k=2, test=x[100:], steps=20, normalize="per-feature")
+    assert (metrics["n_train"], metrics["n_test"], model.input_dim) == (100, 20, 32)
+    out = capsys.readouterr().out
+    assert out.startswith("data: k=2 train ") and "20 steps" in out
