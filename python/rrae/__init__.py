@@ -1,10 +1,13 @@
 """Rank Reduction Autoencoders (.rrae models) from Python.
 
 The native module runs the Rust ``rrae-runtime`` (the same code as on the
-microcontroller) and writes files through the Rust ``ModelWriter``, so there
-is one implementation of the format.
+microcontroller), writes files through the Rust ``ModelWriter``, so there
+is one implementation of the format, and trains with the trainer library
+(:func:`fit`, the options of ``trainer fit``). :mod:`rrae.export` converts
+PyTorch models.
 
 >>> import numpy as np, rrae
+>>> model, metrics = rrae.fit(X, k=2)               # doctest: +SKIP
 >>> m = rrae.load("model.rrae")                     # doctest: +SKIP
 >>> alpha = m.encode(x.astype(np.float32))          # doctest: +SKIP
 >>> x_hat = m.decode(alpha)                          # doctest: +SKIP
