@@ -205,6 +205,9 @@ impl Model {
             }
         }
         let (ts, single): (Vec<f32>, bool) = match t.extract::<f32>() {
+            Ok(t) if !t.is_finite() => {
+                return Err(PyValueError::new_err(format!("t: non-finite value {t}")))
+            }
             Ok(t) => (vec![t], true),
             Err(_) => {
                 let tb = batch(t, "t")?;

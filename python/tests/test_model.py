@@ -70,6 +70,10 @@ def test_interpolate(tiny_path):
     np.testing.assert_array_equal(path, [[0.0, 2.0], [0.5, 3.0], [1.0, 4.0]])
     with pytest.raises(ValueError, match="a must be one coefficient vector of length 2"):
         m.interpolate(np.zeros(3, np.float32), b, 0.5)
+    with pytest.raises(ValueError, match="t: non-finite value NaN"):
+        m.interpolate(a, b, float("nan"))
+    with pytest.raises(ValueError, match="t: non-finite value inf at row 0, column 1"):
+        m.interpolate(a, b, np.array([0.0, np.inf], np.float32))
 
 
 def test_meta_and_basis(tiny_path, tiny_cnn_path, tiny):
