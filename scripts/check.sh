@@ -24,6 +24,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "cargo test --workspace"
 cargo test --workspace --locked
 
+step "python package rrae: extension lints/tests, venv (cached), pytest"
+bash python/run-tests.sh
+
 step "firmware: thumbv7em/thumbv6m builds, QEMU run"
 bash scripts/firmware.sh
 
