@@ -240,6 +240,11 @@ pub struct Metrics {
     /// validation error (%), through its exported file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_val_rel_error: Option<f64>,
+    /// The linear variant compared on validation or exported (`"svd"`:
+    /// the truncated SVD of the raw data, the linear baseline; `"pca"`:
+    /// around the mean sample).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_kind: Option<crate::train::LinearKind>,
     /// The RRAE's test error (%) when `model.rrae` is the linear model
     /// (the RRAE is then `model-rrae.rrae`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

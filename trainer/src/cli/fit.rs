@@ -20,7 +20,7 @@ use crate::metrics::{self, ExportedKind, LoadedModel, Metrics};
 use crate::report::{self, FitPlots, LossHistory};
 use crate::train::checkpoint::{self, Checkpointer, DataFingerprint};
 use crate::train::validation::{self, Validation};
-use crate::train::{self, Progress, RraeModel};
+use crate::train::{self, LinearKind, Progress, RraeModel};
 
 /// File name of the RRAE when the linear model is exported as `model.rrae`.
 pub const RRAE_BESIDE: &str = "model-rrae.rrae";
@@ -165,7 +165,11 @@ fn validation_line(m: &Metrics) -> Option<String> {
     };
     match m.model_kind {
         ExportedKind::Linear => Some(format!(
-            "{errors}: exported the linear model (RRAE kept as {RRAE_BESIDE}, test {:.3} %)",
+            "{errors}: exported the linear model ({}; the RRAE, test {:.3} %, is kept as {RRAE_BESIDE})",
+            match m.linear_kind {
+                Some(LinearKind::Svd) => "truncated SVD",
+                _ => "PCA",
+            },
             m.rrae_test_rel_error.unwrap_or(f64::NAN)
         )),
         ExportedKind::Rrae if m.n_val > 0 => Some(format!(
@@ -412,7 +416,8 @@ pub fn fit_with(
         opts.model_kind.unwrap_or(ModelKind::Auto),
         &rrae,
         val.as_ref(),
-        fit_n.view(),
+        ds.train.select(Axis(0), &split.fit).view(),
+        &normalizer,
         summary.k,
         &|m| {
             export::model_bytes(&ExportInput {
@@ -436,7 +441,7 @@ pub fn fit_with(
         ExportedKind::Linear => {
             crate::atomic::write(&beside, &rrae_bytes)
                 .with_context(|| format!("writing {}", beside.display()))?;
-            let linear = RraeModel::linear(train_n.view(), summary.k)?;
+            let linear = RraeModel::linear(ds.train.view(), &normalizer, summary.k, choice.linear)?;
             let rrae_test = rrae.rel_error(ds.test.view())?;
             let bytes = export::model_bytes(&ExportInput {
                 model: &linear,
@@ -479,6 +484,8 @@ pub fn fit_with(
         .context("computing the linear baseline")?,
         val_rel_error: choice.rrae_val,
         linear_val_rel_error: choice.linear_val,
+        linear_kind: (choice.linear_val.is_some() || choice.kind == ExportedKind::Linear)
+            .then_some(choice.linear),
         rrae_test_rel_error,
         best_step: summary.best_step,
         val_history: summary.val_history.clone(),
@@ -527,49 +534,55 @@ pub fn fit_with(
 pub struct ModelChoice {
     /// The exported model.
     pub kind: ExportedKind,
+    /// The linear variant with the lower validation error
+    /// ([`LinearKind::Pca`] without validation).
+    pub linear: LinearKind,
     /// The RRAE's validation error (%), through its file.
     pub rrae_val: Option<f64>,
-    /// The linear model's validation error (%), fitted on the same samples
-    /// as the RRAE, through its file.
+    /// The better linear model's validation error (%), fitted on the same
+    /// samples as the RRAE, through its file.
     pub linear_val: Option<f64>,
 }
 
-/// Chooses between the RRAE (`rrae`, its file) and the linear model of
-/// rank `k` fitted on `fit_n` (the normalized samples the RRAE trained
-/// on; `export` makes its file) as `want` says: `Auto` takes the linear
-/// model only when its validation error is lower. Without validation,
+/// Chooses between the RRAE (`rrae`, its file) and the linear models of
+/// rank `k` (both [`LinearKind`]s) fitted on `fit_raw` (the samples the RRAE
+/// trained on, original units; `normalizer` is the RRAE's and `export`
+/// makes a file) as `want` says: `Auto` takes the better linear model only
+/// when its validation error is lower than the RRAE's. Without validation,
 /// `Auto` keeps the RRAE.
 ///
 /// # Errors
 /// `Linear` when no linear model of rank `k` exists (k above the number
-/// of features), or a failed export.
+/// of features or samples), or a failed export.
 pub fn choose_model(
     want: ModelKind,
     rrae: &LoadedModel,
     val: Option<&Validation>,
-    fit_n: ArrayView2<f32>,
+    fit_raw: ArrayView2<f32>,
+    normalizer: &Normalizer,
     k: usize,
     export: &dyn Fn(&RraeModel) -> Result<Vec<u8>>,
 ) -> Result<ModelChoice> {
-    let possible = k <= fit_n.ncols().min(fit_n.nrows());
+    let possible = k <= fit_raw.ncols().min(fit_raw.nrows());
     if want == ModelKind::Linear && !possible {
         anyhow::bail!(
-            "--model-kind linear: no linear model of rank {k} for {} features",
-            fit_n.ncols()
+            "--model-kind linear: no linear model of rank {k} for {} samples of {} features",
+            fit_raw.nrows(),
+            fit_raw.ncols()
         );
     }
-    let (rrae_val, linear_val) = match val {
-        Some(v) => {
-            let linear_val = if possible {
-                let linear = LoadedModel::new(&export(&RraeModel::linear(fit_n, k)?)?)?;
-                Some(linear.rel_error(v.raw())?)
-            } else {
-                None
-            };
-            (Some(rrae.rel_error(v.raw())?), linear_val)
+    let mut linear = None;
+    if let (Some(v), true) = (val, possible) {
+        for kind in [LinearKind::Pca, LinearKind::Svd] {
+            let model = RraeModel::linear(fit_raw, normalizer, k, kind)?;
+            let e = LoadedModel::new(&export(&model)?)?.rel_error(v.raw())?;
+            if linear.is_none_or(|(_, best)| e < best) {
+                linear = Some((kind, e));
+            }
         }
-        None => (None, None),
-    };
+    }
+    let rrae_val = val.map(|v| rrae.rel_error(v.raw())).transpose()?;
+    let linear_val = linear.map(|(_, e)| e);
     let kind = match (want, rrae_val, linear_val) {
         (ModelKind::Linear, ..) => ExportedKind::Linear,
         (ModelKind::Auto, Some(r), Some(l)) if l < r || !r.is_finite() => ExportedKind::Linear,
@@ -577,6 +590,7 @@ pub fn choose_model(
     };
     Ok(ModelChoice {
         kind,
+        linear: linear.map_or(LinearKind::Pca, |(kind, _)| kind),
         rrae_val,
         linear_val,
     })

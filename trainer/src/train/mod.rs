@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-pub use model::RraeModel;
+pub use model::{LinearKind, RraeModel};
 pub use validation::Validation;
 
 use crate::config::TrainConfig;
