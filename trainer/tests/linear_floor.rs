@@ -11,7 +11,7 @@ use rrae_trainer::metrics::{ExportedKind, Metrics};
 use rrae_trainer::train::LinearKind;
 
 mod common;
-use common::{fails, ok, s};
+use common::{fails, interpolate_shift, ok, s};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,17 +88,17 @@ fn never_worse_than_linear_on_validation() {
 #[test]
 fn linear_model_file_works_with_every_command() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
+    let run = dir.path().join("linear");
     ok(&[
         "fit",
+        "--model-kind",
+        "linear",
         "--k",
         "2",
         "--steps",
         "30",
         "--finetune-steps",
         "2",
-        "--model-kind",
-        "linear",
         "--quiet",
         "--out",
         s(&run),
@@ -119,22 +119,6 @@ fn linear_model_file_works_with_every_command() {
     ok(&["sample", "--model", mp, "-n", "3", "--out", s(&samples)]);
     assert_eq!(load_matrix(&samples).unwrap().dim(), (3, 200));
     let path = dir.path().join("path.npy");
-    ok(&[
-        "interpolate",
-        "--model",
-        mp,
-        "--dataset",
-        "shift",
-        "--split",
-        "train",
-        "--from",
-        "0",
-        "--to",
-        "150",
-        "--steps",
-        "4",
-        "--out",
-        s(&path),
-    ]);
+    interpolate_shift(mp, "4", &path, &[]);
     assert_eq!(load_matrix(&path).unwrap().dim(), (4, 200));
 }
