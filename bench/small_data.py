@@ -5,7 +5,7 @@ for seeds 0-4, tabulated against the linear baseline the trainer prints.
 
     bench/small_data.sh                      # venv + data + runs + table
     python bench/small_data.py prepare DIR   # writes DIR/CASE/{train,test}.npy
-    python bench/small_data.py run DIR TRAINER LABEL [--seeds 0 1 2 3 4] [-- extra fit flags]
+    python bench/small_data.py run DIR TRAINER LABEL [--seeds 0 1 2 3 4] [--cases NAME ...] [--extra FIT FLAGS...]
     python bench/small_data.py table DIR LABEL [LABEL ...]
 
 Cases (all real, none downloaded at run time):
@@ -112,10 +112,12 @@ def prepare(out):
     (out / "cases.json").write_text(json.dumps(index, indent=1))
 
 
-def run(out, trainer, label, seeds, extra):
+def run(out, trainer, label, seeds, extra, only=None):
     index = json.loads((out / "cases.json").read_text())
     results = []
     for name, c in index.items():
+        if only and name not in only:
+            continue
         for seed in seeds:
             run_dir = out / "runs" / label / f"{name}-s{seed}"
             cmd = [trainer, "fit", "--data", str(out / name / "train.npy"),
@@ -173,7 +175,9 @@ def main():
     r.add_argument("trainer")
     r.add_argument("label")
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    r.add_argument("extra", nargs="*", help="extra `trainer fit` flags (after --)")
+    r.add_argument("--cases", nargs="+", help="run only these cases")
+    r.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="extra `trainer fit` flags (everything after it)")
     t = sub.add_parser("table")
     t.add_argument("dir", type=pathlib.Path)
     t.add_argument("labels", nargs="+")
@@ -181,7 +185,7 @@ def main():
     if a.cmd == "prepare":
         prepare(a.dir)
     elif a.cmd == "run":
-        run(a.dir, a.trainer, a.label, a.seeds, a.extra)
+        run(a.dir, a.trainer, a.label, a.seeds, a.extra, a.cases)
     else:
         table(a.dir, a.labels)
     return 0

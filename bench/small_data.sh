@@ -22,7 +22,7 @@ shift $(( $# > 2 ? 2 : $# ))
 if [ "$TRAINER" = "$ROOT/target/release/trainer" ]; then cargo build --release -q -p rrae-trainer; fi
 export OPENBLAS_NUM_THREADS=1 RAYON_NUM_THREADS=1
 "$VENV/bin/python" bench/small_data.py prepare data/small
-"$VENV/bin/python" bench/small_data.py run data/small "$TRAINER" "$LABEL" -- "$@"
+"$VENV/bin/python" bench/small_data.py run data/small "$TRAINER" "$LABEL" --extra "$@"
 labels=$(ls data/small/results-*.json | sed 's/.*results-\(.*\)\.json/\1/' | sort)
 # shellcheck disable=SC2086
 "$VENV/bin/python" bench/small_data.py table data/small $labels

@@ -50,6 +50,17 @@ pub enum AdaptiveRule {
     Reference,
 }
 
+/// Which training samples `--val-fraction` holds out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValSplit {
+    /// A seeded random share.
+    #[default]
+    Random,
+    /// The last rows (samples in time order).
+    Last,
+}
+
 /// Which model `trainer fit` exports as `model.rrae` (docs/TRAINING.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -90,6 +101,11 @@ pub struct FitOptions {
     /// [default: 0.2; 0 with --adaptive and for gaussian_shift].
     #[arg(long, value_name = "F")]
     pub val_fraction: Option<f64>,
+    /// Which training samples validate: random (a seeded share) or last
+    /// (the last rows of the file, for samples in time order whose test
+    /// data come later) [default: random].
+    #[arg(long, value_enum)]
+    pub val_split: Option<ValSplit>,
     /// Model exported as model.rrae: auto (the RRAE unless the linear model,
     /// the truncated SVD at the same k, validates better; the other one is
     /// kept as model-rrae.rrae), rrae or linear [default: auto].
@@ -234,7 +250,7 @@ macro_rules! merge_fields {
 impl FitOptions {
     /// Field-wise `self` if given, else `fallback` (flags over file).
     pub fn or(self, fallback: FitOptions) -> FitOptions {
-        merge_fields!(self, fallback; dataset, data, test, test_fraction, val_fraction, model_kind, limit, normalize, k, latent,
+        merge_fields!(self, fallback; dataset, data, test, test_fraction, val_fraction, val_split, model_kind, limit, normalize, k, latent,
             arch, image_shape, channels, kernel, stride, padding, width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
             optimizer, finetune_steps, finetune_lr, restarts, restart_steps, seed, out, adaptive, adaptive_rule, k_max,
             k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, eps_perc, eps_0, window, patience_init,
@@ -487,6 +503,9 @@ pub struct TrainConfig {
     /// Steps between validation evaluations.
     #[serde(default = "one")]
     pub val_every: usize,
+    /// Which samples validate.
+    #[serde(default)]
+    pub val_split: ValSplit,
 }
 
 impl TrainConfig {
@@ -543,6 +562,7 @@ impl TrainConfig {
             coord: resolve_coord(opts, input_dim)?,
             val_fraction: val_fraction(opts),
             val_every: (steps / d::VAL_EVALS).max(1),
+            val_split: opts.val_split.unwrap_or_default(),
         };
         cfg.validate(n_train, input_dim)?;
         Ok(cfg)

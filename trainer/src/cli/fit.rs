@@ -326,6 +326,7 @@ pub fn fit_with(
         train_n.nrows(),
         config::val_fraction(opts),
         opts.seed.unwrap_or(0),
+        opts.val_split == Some(config::ValSplit::Last),
     )?;
     let fit_n = train_n.select(Axis(0), &split.fit);
     let cfg = TrainConfig::resolve(opts, fit_n.nrows(), fit_n.ncols()).with_context(|| {

@@ -61,16 +61,20 @@ pub fn val_count(n: usize, fraction: f64) -> Result<usize> {
     Ok(if n >= want + MIN_FIT { want } else { 0 })
 }
 
-/// The seeded split of `n` training samples at `fraction` (see
-/// [`val_count`]); the same `(n, fraction, seed)` always gives the same
-/// split.
+/// The split of `n` training samples at `fraction` (see [`val_count`]):
+/// a seeded random share, or with `last` the last rows; the same
+/// `(n, fraction, seed, last)` always gives the same split.
 ///
 /// # Errors
 /// As [`val_count`].
-pub fn split(n: usize, fraction: f64, seed: u64) -> Result<Split> {
+pub fn split(n: usize, fraction: f64, seed: u64, last: bool) -> Result<Split> {
     let n_val = val_count(n, fraction)?;
     let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut StdRng::seed_from_u64(seed ^ SPLIT_SALT));
+    if last {
+        idx.rotate_right(n_val);
+    } else {
+        idx.shuffle(&mut StdRng::seed_from_u64(seed ^ SPLIT_SALT));
+    }
     let (val, fit) = idx.split_at_mut(n_val);
     val.sort_unstable();
     fit.sort_unstable();
@@ -214,16 +218,19 @@ mod tests {
 
     #[test]
     fn split_is_seeded_disjoint_and_complete() {
-        let a = split(50, 0.2, 3).unwrap();
+        let a = split(50, 0.2, 3, false).unwrap();
         assert_eq!((a.fit.len(), a.val.len()), (40, 10));
-        assert_eq!(a, split(50, 0.2, 3).unwrap());
-        assert_ne!(a, split(50, 0.2, 4).unwrap());
+        assert_eq!(a, split(50, 0.2, 3, false).unwrap());
+        assert_ne!(a, split(50, 0.2, 4, false).unwrap());
+        let last = split(50, 0.2, 3, true).unwrap();
+        assert_eq!(last.val, (40..50).collect::<Vec<_>>());
+        assert_eq!(last.fit, (0..40).collect::<Vec<_>>());
         let mut all: Vec<usize> = a.fit.iter().chain(&a.val).copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..50).collect::<Vec<_>>());
-        assert!(split(4, 0.5, 0).unwrap().val.is_empty());
-        assert!(split(10, 1.0, 0).is_err());
-        assert!(split(10, f64::NAN, 0).is_err());
+        assert!(split(4, 0.5, 0, false).unwrap().val.is_empty());
+        assert!(split(10, 1.0, 0, false).is_err());
+        assert!(split(10, f64::NAN, 0, true).is_err());
     }
 
     #[test]
@@ -241,7 +248,7 @@ mod tests {
         let data = Array2::from_shape_fn((12, 3), |(i, j)| ((i * 3 + j) as f32).sin() + 2.0);
         let norm = Normalizer::fit(NormKind::Global, data.view()).unwrap();
         let data_n = norm.apply(data.view()).unwrap();
-        let s = split(12, 0.25, 0).unwrap();
+        let s = split(12, 0.25, 0, false).unwrap();
         let v = Validation::new(data_n.view(), &s, &norm, 1).unwrap();
         assert_eq!(v.len(), 3);
         assert!(v.error(&eye(3), &eye(3), 3).unwrap() < 1e-4);
