@@ -160,7 +160,10 @@ pub fn fold(model: &RraeModel) -> Result<(Network<f32>, Network<f32>)> {
 
 /// Per-feature `(shift, scale)` of `n` for `dim` features (`None` for no
 /// normalization).
-fn shift_scale(n: &Normalizer, dim: usize) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
+///
+/// # Errors
+/// A normalization of another width.
+pub fn shift_scale(n: &Normalizer, dim: usize) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
     let (shift, scale) = match n {
         Normalizer::None => return Ok(None),
         Normalizer::Global { shift, scale } => (vec![*shift; dim], vec![*scale; dim]),

@@ -174,6 +174,17 @@ pub fn flash_warnings(weight_bytes: usize) -> Vec<String> {
         .collect()
 }
 
+/// The model `trainer fit` exported as `model.rrae`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportedKind {
+    /// The trained RRAE.
+    #[default]
+    Rrae,
+    /// The linear autoencoder (truncated SVD at the same k).
+    Linear,
+}
+
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -181,6 +192,9 @@ pub struct Metrics {
     pub dataset: String,
     /// Rank (the final one for `--adaptive`).
     pub k: usize,
+    /// Which model `model.rrae` holds (`"rrae"` or `"linear"`).
+    #[serde(default)]
+    pub model_kind: ExportedKind,
     /// `[step, k]` at every change of rank during an adaptive run (first
     /// entry at step 0; empty for a fixed rank).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -197,8 +211,14 @@ pub struct Metrics {
     pub latent_dim: usize,
     /// Features per sample.
     pub input_dim: usize,
-    /// Training samples.
+    /// Training samples (validation samples included).
     pub n_train: usize,
+    /// Training samples the gradient steps saw.
+    #[serde(default)]
+    pub n_fit: usize,
+    /// Training samples held out for validation (0: no validation).
+    #[serde(default)]
+    pub n_val: usize,
     /// Test samples.
     pub n_test: usize,
     /// Relative error (%) on the training set, original units, through the exported file.
@@ -212,7 +232,31 @@ pub struct Metrics {
     pub test_interp_rel_error: Option<f64>,
     /// Truncated SVD of the training data at the same k, applied to the test set (%).
     pub linear_baseline_test_rel_error: f64,
-    /// Singular values of the final training latents.
+    /// The RRAE's relative error (%) on the validation samples, original
+    /// units, through its exported file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_rel_error: Option<f64>,
+    /// The linear model's (fitted on the same samples as the RRAE)
+    /// validation error (%), through its exported file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_val_rel_error: Option<f64>,
+    /// The linear variant compared on validation or exported (`"svd"`:
+    /// the truncated SVD of the raw data, the linear baseline; `"pca"`:
+    /// around the mean sample).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_kind: Option<crate::train::LinearKind>,
+    /// The RRAE's test error (%) when `model.rrae` is the linear model
+    /// (the RRAE is then `model-rrae.rrae`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rrae_test_rel_error: Option<f64>,
+    /// Step whose parameters the RRAE kept (the best validation error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_step: Option<usize>,
+    /// `[step, validation error %]` of every evaluation during training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub val_history: Vec<(usize, f64)>,
+    /// Singular values of the final training latents (of the normalized
+    /// training data for the linear model).
     pub singular_values: Vec<f64>,
     /// Training wall time (s).
     pub wall_seconds: f64,

@@ -80,12 +80,16 @@ fn tiny_fit_then_inspect_and_eval() {
         "k = 2\nlatent = 8\nwidth = 16\ndec-depth = 2\nsteps = 60\nfinetune-steps = 5\n",
     )
     .unwrap();
+    // (60 steps lose to the linear model on validation; this test is about
+    // the RRAE's file, so it asks for the RRAE.)
     let fit = trainer(&[
         "fit",
         "--config",
         cfg.to_str().unwrap(),
         "--k",
         "1",
+        "--model-kind",
+        "rrae",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -173,7 +177,7 @@ fn tiny_cnn_fit_from_config() {
     std::fs::write(
         &cfg,
         "arch = \"cnn\"\nimage-shape = [1, 8, 8]\nchannels = [4, 8]\nk = 2\nlatent = 8\n\
-         steps = 30\nfinetune-steps = 5\n",
+         steps = 30\nfinetune-steps = 5\nmodel-kind = \"rrae\"\n",
     )
     .unwrap();
     let fit = trainer(&[

@@ -7,7 +7,7 @@ use std::path::Path;
 use rrae_trainer::data::files::load_matrix;
 
 mod common;
-use common::{ok, s};
+use common::{interpolate_shift, ok, s};
 
 /// `common::fails`, with the error on one line.
 fn fails(args: &[&str], needle: &str) {
@@ -77,25 +77,7 @@ fn tiny_fit_then_sample_interpolate_predict() {
 
     // interpolate: T x input_dim.
     let p = dir.path().join("path.npy");
-    ok(&[
-        "interpolate",
-        "--model",
-        m,
-        "--dataset",
-        "shift",
-        "--split",
-        "train",
-        "--from",
-        "0",
-        "--to",
-        "150",
-        "--steps",
-        "5",
-        "--out",
-        s(&p),
-        "--png",
-        s(&dir.path().join("p.png")),
-    ]);
+    interpolate_shift(m, "5", &p, &["--png", s(&dir.path().join("p.png"))]);
     assert_eq!(load_matrix(&p).unwrap().dim(), (5, 200));
 
     // predict: to a file, or printed one value per line.

@@ -10,15 +10,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayView2, Axis};
 
 use crate::basis;
-use crate::config::{self, FitOptions, NormalizeKind, TrainConfig};
+use crate::config::{self, FitOptions, ModelKind, NormalizeKind, TrainConfig};
 use crate::data::{self, Dataset, NormKind, Normalizer};
 use crate::export::{self, ExportInput};
-use crate::metrics::{self, LoadedModel, Metrics};
+use crate::metrics::{self, ExportedKind, LoadedModel, Metrics};
 use crate::report::{self, FitPlots, LossHistory};
 use crate::train::checkpoint::{self, Checkpointer, DataFingerprint};
-use crate::train::{self, Progress};
+use crate::train::validation::{self, Validation};
+use crate::train::{self, LinearKind, Progress, RraeModel};
+
+/// File name of the RRAE when the linear model is exported as `model.rrae`.
+pub const RRAE_BESIDE: &str = "model-rrae.rrae";
 
 /// Arguments of `trainer fit` (every option may also come from `--config`).
 #[derive(Debug, Clone, Args)]
@@ -29,7 +34,7 @@ pub struct FitArgs {
     /// TOML file with the same fields (kebab-case); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// No progress bar and no summary.
+    /// No progress bar, summary or warnings (errors only).
     #[arg(long)]
     pub quiet: bool,
     /// Keep the basis as a separate step instead of folding it into the layers.
@@ -127,23 +132,52 @@ pub fn exec(args: FitArgs) -> Result<()> {
         if let Some(e) = m.test_interp_rel_error {
             println!("test by parametric interpolation: {e:.3} %");
         }
+        if let Some(line) = validation_line(m) {
+            println!("{line}");
+        }
         println!(
             "parameters: {}, weight bytes: {}, file bytes: {}",
             m.param_count, m.weight_bytes, m.file_bytes
         );
-    }
-    for w in metrics::flash_warnings(out.metrics.weight_bytes) {
-        eprintln!("{w}");
+        for w in metrics::flash_warnings(m.weight_bytes) {
+            eprintln!("{w}");
+        }
     }
     if let (Some(n), Some(dir)) = (args.samples, out.model_path.parent()) {
         let written = LoadedModel::from_path(&out.model_path).and_then(|m| {
             report::write_samples_plot(dir, &m, n, opts.seed.unwrap_or(0), out.image_shape)
         });
-        if let Err(e) = written {
+        if let (Err(e), false) = (written, args.quiet) {
             eprintln!("warning: {} not written: {e:#}", report::SAMPLES_PNG);
         }
     }
     Ok(())
+}
+
+/// The one line on validation and the model choice, if there was a
+/// validation set or a linear export.
+fn validation_line(m: &Metrics) -> Option<String> {
+    let split = format!("{} of {} training samples", m.n_val, m.n_train);
+    let errors = match (m.val_rel_error, m.linear_val_rel_error) {
+        (Some(r), Some(l)) => format!("validation ({split}): RRAE {r:.3} %, linear {l:.3} %"),
+        (Some(r), None) => format!("validation ({split}): RRAE {r:.3} %"),
+        _ => "no validation".into(),
+    };
+    match m.model_kind {
+        ExportedKind::Linear => Some(format!(
+            "{errors}: exported the linear model ({}; the RRAE, test {:.3} %, is kept as {RRAE_BESIDE})",
+            match m.linear_kind {
+                Some(LinearKind::Svd) => "truncated SVD",
+                _ => "PCA",
+            },
+            m.rrae_test_rel_error.unwrap_or(f64::NAN)
+        )),
+        ExportedKind::Rrae if m.n_val > 0 => Some(format!(
+            "{errors}: exported the RRAE (best step {})",
+            m.best_step.map_or("-".into(), |s| s.to_string())
+        )),
+        ExportedKind::Rrae => None,
+    }
 }
 
 /// Loads the dataset named by `opts` (built-in, or a file with a test file or
@@ -288,13 +322,31 @@ pub fn fit_with(
     let normalizer =
         Normalizer::fit(kind, ds.train.view()).with_context(|| format!("normalizing {source}"))?;
     let train_n = normalizer.apply(ds.train.view())?;
-    let cfg = TrainConfig::resolve(opts, train_n.nrows(), train_n.ncols()).with_context(|| {
+    let split = validation::split(
+        train_n.nrows(),
+        config::val_fraction(opts),
+        opts.seed.unwrap_or(0),
+        opts.val_split == Some(config::ValSplit::Last),
+    )?;
+    let fit_n = train_n.select(Axis(0), &split.fit);
+    let cfg = TrainConfig::resolve(opts, fit_n.nrows(), fit_n.ncols()).with_context(|| {
         format!(
-            "{source} ({} training samples of {} features)",
+            "{source} ({} training samples of {} features, {} of them for validation)",
             train_n.nrows(),
-            train_n.ncols()
+            train_n.ncols(),
+            split.val.len()
         )
     })?;
+    let val = if split.val.is_empty() {
+        None
+    } else {
+        Some(Validation::new(
+            train_n.view(),
+            &split,
+            &normalizer,
+            cfg.val_every,
+        )?)
+    };
 
     let out_dir = opts
         .out
@@ -338,7 +390,8 @@ pub fn fit_with(
     let start = Instant::now();
     let trained = train::fit_from(
         &cfg,
-        train_n.view(),
+        fit_n.view(),
+        val.as_ref(),
         resumed,
         &mut |s| saver.after_step(s),
         &mut observe,
@@ -350,15 +403,54 @@ pub fn fit_with(
     let wall_seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    let bytes = export::model_bytes(&ExportInput {
+    let base = ExportInput {
         name: &ds.name,
         model: &model,
         normalizer: &normalizer,
         train: train_n.view(),
         train_params: ds.train_params.as_ref().map(|p| p.view()),
         fold,
-    })?;
+    };
+    let rrae_bytes = export::model_bytes(&base)?;
+    let rrae = LoadedModel::new(&rrae_bytes)?;
+    let choice = choose_model(
+        opts.model_kind.unwrap_or(ModelKind::Auto),
+        &rrae,
+        val.as_ref(),
+        ds.train.select(Axis(0), &split.fit).view(),
+        &normalizer,
+        summary.k,
+        &|m| {
+            export::model_bytes(&ExportInput {
+                model: m,
+                train: fit_n.view(),
+                train_params: None,
+                ..base
+            })
+        },
+    )?;
     let model_path = out_dir.join("model.rrae");
+    let beside = out_dir.join(RRAE_BESIDE);
+    let (bytes, singular_values, rrae_test_rel_error) = match choice.kind {
+        ExportedKind::Rrae => {
+            if beside.exists() {
+                std::fs::remove_file(&beside)
+                    .with_context(|| format!("removing the stale {}", beside.display()))?;
+            }
+            (rrae_bytes, model.singular_values.clone(), None)
+        }
+        ExportedKind::Linear => {
+            crate::atomic::write(&beside, &rrae_bytes)
+                .with_context(|| format!("writing {}", beside.display()))?;
+            let linear = RraeModel::linear(ds.train.view(), &normalizer, summary.k, choice.linear)?;
+            let rrae_test = rrae.rel_error(ds.test.view())?;
+            let bytes = export::model_bytes(&ExportInput {
+                model: &linear,
+                ..base
+            })?;
+            (bytes, linear.singular_values, Some(rrae_test))
+        }
+    };
     crate::atomic::write(&model_path, &bytes)
         .with_context(|| format!("writing {}", model_path.display()))?;
 
@@ -367,12 +459,15 @@ pub fn fit_with(
     let metrics = Metrics {
         dataset: ds.name.clone(),
         k: summary.k,
+        model_kind: choice.kind,
         k_history: summary.k_history.clone(),
         k_judgements: summary.k_judgements.clone(),
         restarts: summary.restarts.clone(),
         latent_dim: cfg.latent,
         input_dim: train_n.ncols(),
         n_train: ds.train.nrows(),
+        n_fit: split.fit.len(),
+        n_val: split.val.len(),
         n_test: ds.test.nrows(),
         train_rel_error: loaded.rel_error(ds.train.view())?,
         test_rel_error: loaded.rel_error(ds.test.view())?,
@@ -388,7 +483,14 @@ pub fn fit_with(
             summary.k,
         )
         .context("computing the linear baseline")?,
-        singular_values: model.singular_values.clone(),
+        val_rel_error: choice.rrae_val,
+        linear_val_rel_error: choice.linear_val,
+        linear_kind: (choice.linear_val.is_some() || choice.kind == ExportedKind::Linear)
+            .then_some(choice.linear),
+        rrae_test_rel_error,
+        best_step: summary.best_step,
+        val_history: summary.val_history.clone(),
+        singular_values,
         wall_seconds,
         steps: summary.steps,
         finetune_steps: cfg.finetune_steps,
@@ -413,8 +515,11 @@ pub fn fit_with(
         model: &loaded,
         image_shape: ds.image_shape,
     };
-    for w in report::write_fit_plots(&out_dir, &plots) {
-        eprintln!("{w}");
+    let plot_warnings = report::write_fit_plots(&out_dir, &plots);
+    if show_progress {
+        for w in plot_warnings {
+            eprintln!("{w}");
+        }
     }
     Ok(FitOutcome {
         model_path,
@@ -422,5 +527,72 @@ pub fn fit_with(
         metrics,
         loss_history,
         image_shape: ds.image_shape,
+    })
+}
+
+/// Which model `fit` exports and the validation errors behind the choice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelChoice {
+    /// The exported model.
+    pub kind: ExportedKind,
+    /// The linear variant with the lower validation error
+    /// ([`LinearKind::Pca`] without validation).
+    pub linear: LinearKind,
+    /// The RRAE's validation error (%), through its file.
+    pub rrae_val: Option<f64>,
+    /// The better linear model's validation error (%), fitted on the same
+    /// samples as the RRAE, through its file.
+    pub linear_val: Option<f64>,
+}
+
+/// Chooses between the RRAE (`rrae`, its file) and the linear models of
+/// rank `k` (both [`LinearKind`]s) fitted on `fit_raw` (the samples the RRAE
+/// trained on, original units; `normalizer` is the RRAE's and `export`
+/// makes a file) as `want` says: `Auto` takes the better linear model only
+/// when its validation error is lower than the RRAE's. Without validation,
+/// `Auto` keeps the RRAE.
+///
+/// # Errors
+/// `Linear` when no linear model of rank `k` exists (k above the number
+/// of features or samples), or a failed export.
+pub fn choose_model(
+    want: ModelKind,
+    rrae: &LoadedModel,
+    val: Option<&Validation>,
+    fit_raw: ArrayView2<f32>,
+    normalizer: &Normalizer,
+    k: usize,
+    export: &dyn Fn(&RraeModel) -> Result<Vec<u8>>,
+) -> Result<ModelChoice> {
+    let possible = k <= fit_raw.ncols().min(fit_raw.nrows());
+    if want == ModelKind::Linear && !possible {
+        anyhow::bail!(
+            "--model-kind linear: no linear model of rank {k} for {} samples of {} features",
+            fit_raw.nrows(),
+            fit_raw.ncols()
+        );
+    }
+    let mut linear = None;
+    if let (Some(v), true) = (val, possible) {
+        for kind in [LinearKind::Pca, LinearKind::Svd] {
+            let model = RraeModel::linear(fit_raw, normalizer, k, kind)?;
+            let e = LoadedModel::new(&export(&model)?)?.rel_error(v.raw())?;
+            if linear.is_none_or(|(_, best)| e < best) {
+                linear = Some((kind, e));
+            }
+        }
+    }
+    let rrae_val = val.map(|v| rrae.rel_error(v.raw())).transpose()?;
+    let linear_val = linear.map(|(_, e)| e);
+    let kind = match (want, rrae_val, linear_val) {
+        (ModelKind::Linear, ..) => ExportedKind::Linear,
+        (ModelKind::Auto, Some(r), Some(l)) if l < r || !r.is_finite() => ExportedKind::Linear,
+        _ => ExportedKind::Rrae,
+    };
+    Ok(ModelChoice {
+        kind,
+        linear: linear.map_or(LinearKind::Pca, |(kind, _)| kind),
+        rrae_val,
+        linear_val,
     })
 }

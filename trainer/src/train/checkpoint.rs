@@ -40,8 +40,10 @@ use crate::config::TrainConfig;
 /// File name of the checkpoint inside the output directory.
 pub const FILE_NAME: &str = "checkpoint.bin";
 /// Checkpoint format version written and read (2: networks are layer
-/// lists that may hold convolutions, and the configuration has `cnn`).
-pub const VERSION: u32 = 2;
+/// lists that may hold convolutions, and the configuration has `cnn`;
+/// 3: the state holds the validation history and best parameters, the
+/// configuration `val_fraction` and `val_every`).
+pub const VERSION: u32 = 3;
 /// Default of `--checkpoint-every` (steps).
 pub const DEFAULT_EVERY: usize = 500;
 

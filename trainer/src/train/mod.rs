@@ -9,6 +9,7 @@
 pub mod adaptive;
 pub mod checkpoint;
 mod model;
+pub mod validation;
 
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayView2};
@@ -17,7 +18,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-pub use model::RraeModel;
+pub use model::{LinearKind, RraeModel};
+pub use validation::Validation;
 
 use crate::config::TrainConfig;
 use crate::nn::{relative_loss, Grads, Network, Workspace};
@@ -39,6 +41,9 @@ pub struct TrainState {
     pub stage: usize,
     /// Loss of the last step (percent).
     pub last_loss: f32,
+    /// Validation errors so far and the best parameters (empty without
+    /// validation).
+    pub val: validation::Track,
 }
 
 impl TrainState {
@@ -64,6 +69,7 @@ impl TrainState {
             step: 0,
             stage: 0,
             last_loss: f32::NAN,
+            val: validation::Track::default(),
         })
     }
 }
@@ -141,6 +147,7 @@ pub struct Trainer<'a> {
     dec_ws: Workspace<f32>,
     enc_grads: Grads<f32>,
     dec_grads: Grads<f32>,
+    val: Option<&'a Validation>,
     after_step: Option<&'a mut AfterStep<'a>>,
 }
 
@@ -165,8 +172,30 @@ impl<'a> Trainer<'a> {
             dec_ws: Workspace::default(),
             enc_grads: state.encoder.zero_grads(),
             dec_grads: state.decoder.zero_grads(),
+            val: None,
             after_step: None,
         }
+    }
+
+    /// Evaluates on `val` every `val.every` steps from now on, recording in
+    /// [`TrainState::val`] (before the after-step hook, so checkpoints hold
+    /// the evaluation of their own step).
+    pub fn set_validation(&mut self, val: Option<&'a Validation>) {
+        self.val = val;
+    }
+
+    /// Evaluates `state` on the validation set (if any) and records it.
+    ///
+    /// # Errors
+    /// Networks that do not fit the data.
+    pub fn validate(&self, state: &mut TrainState) -> Result<()> {
+        if let Some(v) = self.val {
+            let e = v.error(&state.encoder, &state.decoder, self.k)?;
+            state
+                .val
+                .record(state.step, e, &state.encoder, &state.decoder);
+        }
+        Ok(())
     }
 
     /// Calls `hook` after every successful step.
@@ -239,6 +268,9 @@ impl<'a> Trainer<'a> {
         );
         state.step += 1;
         state.last_loss = loss;
+        if self.val.is_some_and(|v| state.step % v.every == 0) {
+            self.validate(state)?;
+        }
         if let Some(hook) = self.after_step.as_mut() {
             hook(state)?;
         }
@@ -376,16 +408,26 @@ pub struct FitSummary {
     pub train_loss: f32,
     /// Last batch loss of the fine-tuning (NaN if none).
     pub finetune_loss: f32,
+    /// `(step, error %)` of every validation evaluation (empty without
+    /// validation).
+    pub val_history: Vec<(usize, f64)>,
+    /// The step whose parameters the model keeps (the best on validation;
+    /// `None` without validation: the last step's).
+    pub best_step: Option<usize>,
 }
 
-/// One `--restarts` candidate: its seed and its mean batch loss (percent)
-/// over the last steps of its trial.
+/// One `--restarts` candidate: its seed, its mean batch loss (percent)
+/// over the last steps of its trial and its validation error (percent).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Restart {
     /// Initialization seed.
     pub seed: u64,
     /// Mean batch loss of the trial's last [`RESTART_WINDOW`] steps.
     pub loss: f32,
+    /// Validation error at the end of the trial (the score when there is a
+    /// validation set; the loss is the score otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_rel_error: Option<f64>,
     /// Whether training continued from it.
     pub chosen: bool,
 }
@@ -405,9 +447,9 @@ pub fn discarded_restart_steps(cfg: &TrainConfig) -> usize {
 
 /// `--restarts`: trains `cfg.restarts` initializations (seeds `cfg.seed`,
 /// `cfg.seed + 1`, …) for `cfg.restart_steps` steps of the main schedule
-/// each and returns the one with the lowest mean batch loss over its last
-/// [`RESTART_WINDOW`] steps, ready to continue, with every candidate's
-/// score. An RRAE with a small k can settle in a poor local minimum (a
+/// each and returns the one with the lowest validation error (with `val`;
+/// otherwise the lowest mean batch loss over its last [`RESTART_WINDOW`]
+/// steps), ready to continue, with every candidate's score. An RRAE with a small k can settle in a poor local minimum (a
 /// latent ordering the decoder cannot undo, docs/TRAINING.md); the loss
 /// after a few hundred steps tells those runs apart. Candidates report
 /// progress as phase `"restarts"` (steps counted over all candidates) and
@@ -415,11 +457,12 @@ pub fn discarded_restart_steps(cfg: &TrainConfig) -> usize {
 fn best_restart(
     cfg: &TrainConfig,
     data: ArrayView2<f32>,
+    val: Option<&Validation>,
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<(TrainState, Vec<Restart>)> {
     let end = cfg.restart_steps.min(cfg.steps);
     let total = cfg.restarts.saturating_mul(end);
-    let mut best: Option<(usize, f32, TrainState)> = None;
+    let mut best: Option<(usize, f64, TrainState)> = None;
     let mut scores = Vec::with_capacity(cfg.restarts);
     for r in 0..cfg.restarts {
         let seed = cfg.seed.wrapping_add(r as u64);
@@ -442,13 +485,19 @@ fn best_restart(
             .run_until(&mut state, (0, cfg.steps), end, total, &mut relay)
             .with_context(|| format!("restart candidate seed {seed}"))?;
         let loss = recent.iter().sum::<f32>() / recent.len().max(1) as f32;
+        let val_rel_error = match val {
+            Some(v) => Some(v.error(&state.encoder, &state.decoder, cfg.k)?),
+            None => None,
+        };
         scores.push(Restart {
             seed,
             loss,
+            val_rel_error,
             chosen: false,
         });
-        if best.as_ref().is_none_or(|(_, b, _)| loss < *b) {
-            best = Some((r, loss, state));
+        let score = val_rel_error.unwrap_or(f64::from(loss));
+        if best.as_ref().is_none_or(|(_, b, _)| score < *b) {
+            best = Some((r, score, state));
         }
     }
     let (chosen, _, state) = best.context("--restarts is 0")?;
@@ -474,14 +523,19 @@ pub fn fit(
     data: ArrayView2<f32>,
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<(RraeModel, FitSummary)> {
-    fit_from(cfg, data, None, &mut |_| Ok(()), observe)
+    fit_from(cfg, data, None, None, &mut |_| Ok(()), observe)
 }
 
 /// [`fit`] continuing from `start` (a checkpointed state of this `cfg` and
 /// `data`) if given, calling `after_step` after every main-phase step.
+/// With `val` (samples outside `data`), restarts are chosen on it, the
+/// main phase (at the final rank) is evaluated on it every `val.every`
+/// steps and at its end, and the model keeps the parameters of the best
+/// evaluation.
 pub fn fit_from<'a>(
     cfg: &'a TrainConfig,
     data: ArrayView2<'a, f32>,
+    val: Option<&'a Validation>,
     start: Option<TrainState>,
     after_step: &'a mut AfterStep<'a>,
     observe: &mut dyn FnMut(&Progress),
@@ -489,12 +543,13 @@ pub fn fit_from<'a>(
     cfg.validate(data.nrows(), data.ncols())?;
     let (mut state, restarts) = match start {
         Some(s) => (s, Vec::new()),
-        None if cfg.restarts > 1 => best_restart(cfg, data, observe)?,
+        None if cfg.restarts > 1 => best_restart(cfg, data, val, observe)?,
         None => (TrainState::new(cfg, data.ncols())?, Vec::new()),
     };
     let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
     let search = match &cfg.adaptive {
         None => {
+            trainer.set_validation(val);
             trainer.run(&mut state, observe)?;
             adaptive::SearchResult::default()
         }
@@ -502,20 +557,28 @@ pub fn fit_from<'a>(
             let planned = planned_steps(cfg);
             let found = adaptive::search(&mut trainer, &mut state, a, planned, observe)?;
             trainer.set_k(found.k);
+            trainer.set_validation(val);
             let start = state.step;
             trainer.run_segment(&mut state, start, cfg.steps, planned, observe)?;
             found
         }
     };
+    if state.val.last_step() != Some(state.step) {
+        trainer.validate(&mut state)?;
+    }
     let cfg = &TrainConfig {
         k: trainer.k(),
         ..cfg.clone()
     };
-    let latents = state.encoder.predict(data)?;
+    let (encoder, decoder, best_step) = match state.val.best.take() {
+        Some(b) => (b.encoder, b.decoder, Some(b.step)),
+        None => (state.encoder, state.decoder, None),
+    };
+    let latents = encoder.predict(data)?;
     let gb = basis::global_basis(latents.view(), cfg.k).context("computing the global basis")?;
     let mut model = RraeModel {
-        encoder: state.encoder,
-        decoder: state.decoder,
+        encoder,
+        decoder,
         u_k: gb.u_k.mapv(|v| v as f32),
         singular_values: gb.singular_values,
     };
@@ -530,6 +593,8 @@ pub fn fit_from<'a>(
             restarts,
             train_loss: state.last_loss,
             finetune_loss,
+            val_history: state.val.history,
+            best_step,
         },
     ))
 }
@@ -581,10 +646,17 @@ mod tests {
             }
             Ok(())
         };
-        fit_from(&cfg, data.view(), None, &mut keep, &mut |_| {}).unwrap();
+        fit_from(&cfg, data.view(), None, None, &mut keep, &mut |_| {}).unwrap();
         let saved = saved.expect("a state at step 20");
-        let (resumed, summary) =
-            fit_from(&cfg, data.view(), Some(saved), &mut |_| Ok(()), &mut |_| {}).unwrap();
+        let (resumed, summary) = fit_from(
+            &cfg,
+            data.view(),
+            None,
+            Some(saved),
+            &mut |_| Ok(()),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(resumed.decoder, model.decoder);
         assert_eq!(resumed.encoder, model.encoder);
         assert!(summary.restarts.is_empty());

@@ -35,3 +35,29 @@ pub fn fails(args: &[&str], needle: &str) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Runs `trainer interpolate` on `model` over `shift`'s training parameters
+/// 0 to 150 in `steps` steps into `out` (plus `extra` flags), which must
+/// succeed; its stdout. (Not every test binary that includes this module
+/// interpolates.)
+#[allow(dead_code)]
+pub fn interpolate_shift(model: &str, steps: &str, out: &Path, extra: &[&str]) -> String {
+    let args = [
+        "interpolate",
+        "--model",
+        model,
+        "--dataset",
+        "shift",
+        "--split",
+        "train",
+        "--from",
+        "0",
+        "--to",
+        "150",
+        "--steps",
+        steps,
+        "--out",
+        s(out),
+    ];
+    ok(&[&args[..], extra].concat())
+}
