@@ -409,20 +409,29 @@ impl OpCtx<'_, '_> {
         })
     }
 
-    /// The [`Spec`] of a convolution: `kind` from its geometry, `weight`
-    /// already in the `.rrae` layout, bias input `bias`.
+    /// The [`Spec`] of a convolution: `kind` made from its geometry,
+    /// `weight` already in the `.rrae` layout, bias input `bias`.
+    #[allow(clippy::too_many_arguments)]
     fn conv_spec(
         &self,
         op_index: usize,
         p: &ConvParts,
-        kind: Kind,
+        (stride, padding): ([usize; 2], [usize; 2]),
+        kind: impl FnOnce(Geom) -> Kind,
         weight: Vec<f32>,
         bias: usize,
         act: fb::ActivationFunctionType,
     ) -> Result<Spec, String> {
+        let geom = Geom {
+            in_shape: p.inp,
+            out_shape: p.out,
+            kernel: [p.filter[1], p.filter[2]],
+            stride,
+            padding,
+        };
         Ok(Spec {
             op_index,
-            kind,
+            kind: kind(geom),
             in_dim: p.inp.iter().product(),
             out_dim: p.out.iter().product(),
             weight,
@@ -451,15 +460,16 @@ impl OpCtx<'_, '_> {
         let weight = permute(&p.w, p.filter, |[o, u, v, c]| {
             ((o * ic + c) * kh + u) * kw + v
         });
-        let geom = Geom {
-            in_shape: inp,
-            out_shape: out,
-            kernel: [kh, kw],
-            stride,
-            padding,
-        };
         let act = o.fused_activation_function();
-        self.conv_spec(op_index, &p, Kind::Conv2d(geom), weight, 2, act)
+        self.conv_spec(
+            op_index,
+            &p,
+            (stride, padding),
+            Kind::Conv2d,
+            weight,
+            2,
+            act,
+        )
     }
 
     /// TRANSPOSE_CONV (inputs: output shape, filter, data, optional bias).
@@ -477,22 +487,9 @@ impl OpCtx<'_, '_> {
         let weight = permute(&p.w, p.filter, |[o, u, v, c]| {
             ((c * oc + o) * kh + u) * kw + v
         });
-        let geom = Geom {
-            in_shape: inp,
-            out_shape: out,
-            kernel: [kh, kw],
-            stride,
-            padding: [ph, pw],
-        };
         let act = o.fused_activation_function();
-        self.conv_spec(
-            op_index,
-            &p,
-            Kind::ConvTranspose2d(geom, [oph, opw]),
-            weight,
-            3,
-            act,
-        )
+        let kind = |g| Kind::ConvTranspose2d(g, [oph, opw]);
+        self.conv_spec(op_index, &p, (stride, [ph, pw]), kind, weight, 3, act)
     }
 }
 
