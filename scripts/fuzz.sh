@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [--seconds N] [TARGET...]     (default: 20 s each, all targets)
 #
-# Targets: read, model, model_crc_fixed (see fuzz/src/lib.rs). Seeds (valid
+# Targets: read, model, model_crc_fixed, import (see fuzz/src/lib.rs). Seeds (valid
 # models from rrae_format::testing and the firmware example) are written to
 # fuzz/corpus/<target>/ when missing or stale; the corpus grows across runs.
 # Logs go to fuzz/target/logs/, crash inputs to fuzz/artifacts/<target>/
@@ -24,7 +24,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
     esac
 done
-((${#targets[@]})) || targets=(read model model_crc_fixed)
+((${#targets[@]})) || targets=(read model model_crc_fixed import)
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "fuzz: needs the nightly toolchain and cargo-fuzz: cargo install cargo-fuzz" >&2
@@ -34,7 +34,7 @@ fi
 cargo +nightly fuzz build -O -a
 
 seeded=corpus/.seeded
-if [[ ! -f $seeded || -n $(find examples ../formats/src/testing.rs ../firmware-example/model -newer "$seeded" -print -quit 2>/dev/null) ]]; then
+if [[ ! -f $seeded || -n $(find examples ../formats/src/testing.rs ../firmware-example/model ../tests/data/tflite -newer "$seeded" -print -quit 2>/dev/null) ]]; then
     cargo +nightly run --quiet --locked --example seeds -- corpus
     touch "$seeded"
 fi

@@ -3,7 +3,8 @@
 //! models (dense and CNN), 64 random dense and 32 random convolutional models
 //! covering every optional part of the format, and
 //! the firmware example's model if present — plus, for the `model` targets,
-//! copies with operation tails (wrong lengths, raw and NaN/Inf inputs).
+//! copies with operation tails (wrong lengths, raw and NaN/Inf inputs); and
+//! `<dir>/import/` with the small `.tflite` fixtures of `tests/data/tflite/`.
 
 use std::{env, fs, path::PathBuf};
 
@@ -51,6 +52,14 @@ fn main() -> std::io::Result<()> {
                 )?;
             }
         }
+    }
+    // The importer's seeds: the small .tflite fixtures of the tests.
+    let tflite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/tflite");
+    let out = dir.join("import");
+    fs::create_dir_all(&out)?;
+    for name in ["bench-ae", "conv", "unsupported-op"] {
+        let file = format!("{name}.tflite");
+        fs::copy(tflite.join(&file), out.join(&file))?;
     }
     println!("wrote {} models to {}", models.len(), dir.display());
     Ok(())

@@ -206,3 +206,19 @@ pub fn run_model(data: &[u8], prepare: impl FnOnce(&mut [u8])) {
         exercise(&model, Params::new(tail));
     }
 }
+
+/// `rrae_trainer::tflite::import` on arbitrary bytes: never panics, and an
+/// imported model passes the reader and reconstructs a zero input.
+pub fn check_import(bytes: &[u8]) {
+    let Ok(m) = rrae_trainer::tflite::import(bytes, &Default::default()) else {
+        return;
+    };
+    let file = AlignedBytes::new(&m.bytes);
+    let model = Model::from_bytes(&file).expect("an imported model reads back");
+    let mut scratch = vec![0.0; model.scratch_len()];
+    let x = vec![0.0; model.input_dim()];
+    let mut y = vec![0.0; model.input_dim()];
+    model
+        .reconstruct(&x, &mut y, &mut scratch)
+        .expect("right buffer sizes");
+}

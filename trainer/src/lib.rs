@@ -19,4 +19,5 @@ pub mod optim;
 pub mod plots;
 pub mod rank_layer;
 pub mod report;
+pub mod tflite;
 pub mod train;

@@ -26,6 +26,10 @@ pub struct EvalArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also write the model's reconstructions of `--data` (one row per
+    /// sample, original units) to this .npy or .csv file.
+    #[arg(long, requires = "data")]
+    pub reconstructions: Option<PathBuf>,
 }
 
 /// The figures `eval` reports (relative errors in %).
@@ -54,6 +58,11 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport> {
         let x = data::files::load_samples(path, None)
             .with_context(|| format!("loading {}", path.display()))?
             .x;
+        if let Some(out) = &args.reconstructions {
+            let x_hat = loaded.reconstruct(x.view())?;
+            data::files::write_matrix(out, x_hat.view())
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
         return Ok(EvalReport {
             dataset: path.display().to_string(),
             k,

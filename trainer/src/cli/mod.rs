@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod fit;
+pub mod import;
 pub mod inspect;
 pub mod interpolate;
 pub mod predict;
@@ -29,6 +30,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Print a model file's header, layers and sizes.
     Inspect(inspect::InspectArgs),
+    /// Convert a TensorFlow Lite model (.tflite, f32) into a .rrae file.
+    Import(import::ImportArgs),
     /// Generate samples from the model's coefficient Gaussian.
     Sample(sample::SampleArgs),
     /// Decode a straight path in coefficient space between two samples.
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(a) => fit::exec(*a),
         Command::Eval(a) => eval::exec(a),
         Command::Inspect(a) => inspect::exec(a),
+        Command::Import(a) => import::exec(a),
         Command::Sample(a) => sample::exec(a),
         Command::Interpolate(a) => interpolate::exec(a),
         Command::Predict(a) => predict::exec(a),
