@@ -1,0 +1,1 @@
+def from_rraes(*a, **k): raise NotImplementedError
