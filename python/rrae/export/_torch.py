@@ -18,6 +18,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from ._activations import activation_of
+
 Shape = Union[int, Tuple[int, int, int]]  # flat width, or (C, H, W)
 # An exporter's hook: the (path, child) pairs a container runs, in order, or
 # None for a module the walker handles itself.
@@ -56,11 +58,6 @@ def leaves(module: Any, path: str, expand: Optional[Expand] = None) -> Iterator[
             yield from leaves(child, at, expand)
 
 
-# Activations as plain functions (a lambda in a model's forward): recognised
-# by their values on a grid, so closures over torch functions are found too.
-_PROBE = np.linspace(-6.0, 6.0, 97)
-
-
 def function_activation(fn: Callable[[Any], Any], at: str) -> Any:
     """The torch module that computes the activation function ``fn`` (an
     ``nn.Identity`` for the identity); ``ValueError`` naming ``at`` if it is
@@ -68,24 +65,15 @@ def function_activation(fn: Callable[[Any], Any], at: str) -> Any:
     import torch
     import torch.nn as nn
 
-    x = torch.tensor(_PROBE, dtype=torch.float64)
-    try:
+    def values(x: np.ndarray) -> Any:
         with torch.no_grad():
-            y = fn(x)
-        y = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y, np.float64)
-    except Exception as e:  # noqa: BLE001 (any failure means: not an activation we know)
-        raise ValueError(f"{at}: activation function {fn!r} cannot be evaluated ({e})") from None
-    neg = y[0] / _PROBE[0]  # slope of a leaky ReLU
-    alpha = y[0] / np.expm1(_PROBE[0])  # alpha of an ELU
-    for module in (nn.Identity(), nn.ReLU(), nn.Tanh(), nn.Sigmoid(), nn.Softplus(),
-                   nn.LeakyReLU(float(neg)), nn.ELU(float(alpha))):
-        ref = module(x).numpy()
-        if y.shape == ref.shape and np.allclose(y, ref, rtol=1e-6, atol=1e-7):
-            return module
-    raise ValueError(
-        f"{at}: activation function {getattr(fn, '__name__', fn)!r} is not one the format has "
-        "(identity, ReLU, LeakyReLU, Tanh, Sigmoid, ELU, Softplus)"
-    )
+            return fn(torch.tensor(x, dtype=torch.float64)).numpy()
+
+    spec = activation_of(values, fn, at)
+    if isinstance(spec, tuple):
+        return nn.LeakyReLU(spec[1]) if spec[0] == "leaky_relu" else nn.ELU(spec[1])
+    return {"identity": nn.Identity(), "relu": nn.ReLU(), "tanh": nn.Tanh(),
+            "sigmoid": nn.Sigmoid(), "softplus": nn.Softplus()}[spec]
 
 
 def _activation(m: Any, at: str) -> Optional[Any]:
