@@ -4,6 +4,7 @@ then the runtime's reconstruction must equal the package's eval-mode
 forward (<= 1e-5 relative) for an MLP and a CNN; unsupported parts are
 named with their path."""
 
+import os
 import warnings
 
 import numpy as np
@@ -16,8 +17,11 @@ nn = torch.nn
 
 
 def rel(a, b):
+    """Relative Frobenius error (printed: ``pytest -s`` lists the figures)."""
     b = np.asarray(b, np.float64)
-    return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+    e = float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+    print(f"parity {os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}: {e:.2e}")
+    return e
 
 
 def shifted_sines(n, d=32, seed=0):

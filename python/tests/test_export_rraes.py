@@ -3,6 +3,7 @@ trained a few steps with RRAEs' own trainor (basis fine-tuning included),
 against the trainor's evaluation forward (<= 1e-5 relative), normalization
 included; unsupported parts are named with their path."""
 
+import os
 import warnings
 
 import numpy as np
@@ -15,8 +16,11 @@ pytest.importorskip("RRAEs")
 
 
 def rel(a, b):
+    """Relative Frobenius error (printed: ``pytest -s`` lists the figures)."""
     b = np.asarray(b, np.float64)
-    return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+    e = float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+    print(f"parity {os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}: {e:.2e}")
+    return e
 
 
 def shifted_sines(n, d, seed=0):
