@@ -4,7 +4,7 @@ The native module runs the Rust ``rrae-runtime`` (the same code as on the
 microcontroller), writes files through the Rust ``ModelWriter``, so there
 is one implementation of the format, and trains with the trainer library
 (:func:`fit`, the options of ``trainer fit``). :mod:`rrae.export` converts
-PyTorch models.
+models of PyTorch, RRAEsTorch, RR_layer and RRAEs (JAX/equinox).
 
 >>> import numpy as np, rrae
 >>> model, metrics = rrae.fit(X, k=2)               # doctest: +SKIP

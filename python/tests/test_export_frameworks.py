@@ -4,31 +4,16 @@ then the runtime's reconstruction must equal the package's eval-mode
 forward (<= 1e-5 relative) for an MLP and a CNN; unsupported parts are
 named with their path."""
 
-import os
 import warnings
 
 import numpy as np
 import pytest
 
 import rrae
+from parity import rel, shifted_sines
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
-
-
-def rel(a, b):
-    """Relative Frobenius error (printed: ``pytest -s`` lists the figures)."""
-    b = np.asarray(b, np.float64)
-    e = float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
-    print(f"parity {os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}: {e:.2e}")
-    return e
-
-
-def shifted_sines(n, d=32, seed=0):
-    """n samples of sin(2 pi (t - s)) on d points, random shifts: rank 2."""
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0, 1, d)
-    return np.sin(2 * np.pi * (t[None, :] - rng.random((n, 1)))).astype(np.float32)
 
 
 @pytest.fixture(autouse=True)

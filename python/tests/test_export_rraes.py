@@ -3,30 +3,16 @@ trained a few steps with RRAEs' own trainor (basis fine-tuning included),
 against the trainor's evaluation forward (<= 1e-5 relative), normalization
 included; unsupported parts are named with their path."""
 
-import os
 import warnings
 
 import numpy as np
 import pytest
 
 import rrae
+from parity import rel, shifted_sines
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("RRAEs")
-
-
-def rel(a, b):
-    """Relative Frobenius error (printed: ``pytest -s`` lists the figures)."""
-    b = np.asarray(b, np.float64)
-    e = float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
-    print(f"parity {os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}: {e:.2e}")
-    return e
-
-
-def shifted_sines(n, d, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0, 1, d)
-    return np.sin(2 * np.pi * (t[None, :] - rng.random((n, 1)))).astype(np.float32)
 
 
 def fit(model_cls, x, **kwargs):
