@@ -2,7 +2,9 @@
 //! stable ABI, numpy arrays via rust-numpy).
 //!
 //! Inference runs the real `rrae-runtime` on every row (validated once per
-//! call); files are written by `rrae_format::ModelWriter`, so Python shares
+//! call), except batches of several rows of a dense-only model, which go
+//! through a host path of whole-batch GEMMs (`host.rs`, tested for parity
+//! with the runtime); files are written by `rrae_format::ModelWriter`, so Python shares
 //! the one implementation of the format. Errors cross the boundary as
 //! Python exceptions, never as panics: `ValueError` for bad arrays,
 //! `rrae.FormatError` for bad files, `OSError` for I/O. The Python side
@@ -20,6 +22,7 @@
 mod array;
 mod error;
 mod fit;
+mod host;
 mod layers;
 mod model;
 mod write;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use ndarray::{Array2, ArrayView2};
 use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -10,9 +11,11 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use rrae_format::meta::{Basis, Normalization};
 use rrae_format::AlignedBytes;
 use rrae_runtime::Model as Runtime;
+use rrae_trainer::nn::NetError;
 
 use crate::array::{batch, check_width, output, zeros, Batch};
 use crate::error::{format_error, os_error, runtime_error};
+use crate::host::Host;
 use crate::layers::describe_layer;
 
 /// A `.rrae` model, run by the Rust `rrae-runtime`.
@@ -36,6 +39,9 @@ pub struct Model {
 /// The runtime operation applied to each row: `op(model, row, out, scratch)`.
 type RowOp = fn(&Runtime<'_>, &[f32], &mut [f32], &mut [f32]) -> Result<(), rrae_runtime::Error>;
 
+/// The same operation on a whole batch by the host path (`host.rs`).
+type BatchOp = fn(&Host, ArrayView2<'_, f32>) -> Result<Array2<f32>, NetError>;
+
 impl Model {
     /// Validates `bytes` (`origin` names them in errors).
     pub fn new(bytes: &[u8], origin: &str) -> PyResult<Self> {
@@ -58,8 +64,10 @@ impl Model {
     }
 
     /// Reads `x` (named `what` in errors), checks that its rows have
-    /// `widths.0..=widths.1` values, and applies `op` to every row: the
-    /// result has `out_cols` values per row and the dimensions of `x`.
+    /// `widths.0..=widths.1` values, and applies the operation to every
+    /// row (see [`Model::run`]): the result has `out_cols` values per row
+    /// and the dimensions of `x`.
+    #[allow(clippy::too_many_arguments)]
     fn apply<'py>(
         &self,
         py: Python<'py>,
@@ -68,11 +76,40 @@ impl Model {
         widths: (usize, usize),
         out_cols: usize,
         op: RowOp,
+        batch_op: BatchOp,
     ) -> PyResult<Bound<'py, PyAny>> {
         let b = batch(x, what)?;
         check_width(&b, what, widths)?;
-        let out = self.map_rows(py, &b, out_cols, op)?;
+        let out = self.run(py, &b, out_cols, op, batch_op)?;
         output(py, out, b.rows, out_cols, b.single)
+    }
+
+    /// The operation on every row of `b`, with the GIL released: a batch of
+    /// several rows of a dense-only model through the host path's
+    /// `batch_op` (GEMMs over the batch; the runtime's results within
+    /// float32 rounding), anything else through the runtime's `op`, row by
+    /// row.
+    fn run(
+        &self,
+        py: Python<'_>,
+        b: &Batch,
+        out_cols: usize,
+        op: RowOp,
+        batch_op: BatchOp,
+    ) -> PyResult<Vec<f32>> {
+        if b.rows > 1 {
+            if let Some(host) = Host::new(&self.bytes) {
+                let out = py
+                    .detach(|| {
+                        let x = ArrayView2::from_shape((b.rows, b.cols), &b.data)
+                            .map_err(|e| e.to_string())?;
+                        batch_op(&host, x).map_err(|e| e.to_string())
+                    })
+                    .map_err(PyValueError::new_err)?;
+                return Ok(out.iter().copied().collect());
+            }
+        }
+        self.map_rows(py, b, out_cols, op)
     }
 
     /// Applies `op` to every row of `b`, giving `rows x out_cols` values,
@@ -118,7 +155,15 @@ impl Model {
     /// original units (the model normalizes).
     fn encode<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (d, k) = self.dims()?;
-        self.apply(py, x, "data", (d, d), k, |m, x, o, s| m.encode(x, o, s))
+        self.apply(
+            py,
+            x,
+            "data",
+            (d, d),
+            k,
+            |m, x, o, s| m.encode(x, o, s),
+            Host::encode,
+        )
     }
 
     /// Samples (`(N, input_dim)` or `(input_dim,)`) decoded from the
@@ -131,9 +176,15 @@ impl Model {
         alpha: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (d, k) = self.dims()?;
-        self.apply(py, alpha, "coefficients", (1, k), d, |m, a, o, s| {
-            m.decode(a, o, s)
-        })
+        self.apply(
+            py,
+            alpha,
+            "coefficients",
+            (1, k),
+            d,
+            |m, a, o, s| m.decode(a, o, s),
+            Host::decode,
+        )
     }
 
     /// `decode(encode(x))` in one pass, same shapes as `x`.
@@ -143,9 +194,15 @@ impl Model {
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (d, _) = self.dims()?;
-        self.apply(py, x, "data", (d, d), d, |m, x, o, s| {
-            m.reconstruct(x, o, s)
-        })
+        self.apply(
+            py,
+            x,
+            "data",
+            (d, d),
+            d,
+            |m, x, o, s| m.reconstruct(x, o, s),
+            Host::reconstruct,
+        )
     }
 
     /// `n` new samples (`(n, input_dim)`): standard-normal draws `z` from
@@ -180,7 +237,7 @@ impl Model {
             cols: k,
             single: false,
         };
-        let out = self.map_rows(py, &alpha, d, |m, a, o, s| m.decode(a, o, s))?;
+        let out = self.run(py, &alpha, d, |m, a, o, s| m.decode(a, o, s), Host::decode)?;
         output(py, out, n, d, false)
     }
 
