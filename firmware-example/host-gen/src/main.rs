@@ -19,6 +19,9 @@
 //!     split of a trainer built-in data set (only `shift`), else
 //!     deterministic shifted bumps), writing every result the firmware checks
 //!     to <out-dir>/expected.rs.
+//! host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]
+//!     Expected results of the MLPerf Tiny AD01 model on its real input
+//!     (see the `ad01` module) for `src/bin/ad01.rs`.
 //! ```
 //!
 //! The firmware runs the same rrae-runtime source on the Cortex-M4F and must
@@ -34,6 +37,8 @@ use rrae_format::testing::{conv3x3_s2, reference_f64, Rng};
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 
+mod ad01;
+
 type Res<T> = Result<T, String>;
 
 fn main() -> ExitCode {
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Some("placeholder-model") if args.len() == 2 => placeholder_model(Path::new(&args[1])),
         Some("cnn-model") if args.len() >= 2 => cnn_model(Path::new(&args[1]), &args[2..]),
         Some("expected") if args.len() >= 3 => expected(&args[1..]),
+        Some("ad01") => ad01::ad01(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -54,7 +60,8 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  host-gen cnn-model <out-dir> [--from <trained.rrae> --source TEXT]\n  \
-    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]";
+    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]\n  \
+    host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]";
 
 // ---------------------------------------------------------------- placeholder
 

@@ -1,0 +1,52 @@
+//! Helpers shared by the firmware example's binaries: counting instructions
+//! with SysTick under QEMU's `-icount` ([`icount`]) per multiply-add
+//! ([`macs`]), comparing device results
+//! with the host's ([`check_exact`]) and ending the QEMU session ([`exit`]).
+#![no_std]
+#![deny(unsafe_code)]
+
+pub mod icount;
+pub mod macs;
+
+use cortex_m_semihosting::{debug, hprintln};
+
+/// Compares `dev` with `host` bit for bit, prints one line with the verdict
+/// and the largest difference relative to the largest host magnitude, and
+/// returns true when every value has the same bits.
+pub fn check_exact(label: &str, dev: &[f32], host: &[f32]) -> bool {
+    let scale = host
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    let max_diff = dev
+        .iter()
+        .zip(host)
+        .fold(0.0f32, |m, (d, h)| m.max((d - h).abs()));
+    let exact = dev
+        .iter()
+        .zip(host)
+        .filter(|(d, h)| d.to_bits() == h.to_bits())
+        .count();
+    let ok = dev.len() == host.len() && exact == host.len();
+    hprintln!(
+        "  check {:<16} {} ({}/{} bit-exact, max rel. diff {:e})",
+        label,
+        if ok { "ok  " } else { "FAIL" },
+        exact,
+        host.len(),
+        max_diff / scale
+    );
+    ok
+}
+
+/// Ends the QEMU session: exit code 0 on success, 1 otherwise.
+pub fn exit(success: bool) -> ! {
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
