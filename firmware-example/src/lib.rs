@@ -1,12 +1,14 @@
 //! Helpers shared by the firmware example's binaries: counting instructions
 //! with SysTick under QEMU's `-icount` ([`icount`]) per multiply-add
-//! ([`macs`]), comparing device results
+//! ([`macs`]), measuring peak stack ([`stack`]), comparing device results
 //! with the host's ([`check_exact`]) and ending the QEMU session ([`exit`]).
 #![no_std]
 #![deny(unsafe_code)]
 
 pub mod icount;
 pub mod macs;
+#[allow(unsafe_code)] // volatile reads/writes of the unused stack region (see its module doc)
+pub mod stack;
 
 use cortex_m_semihosting::{debug, hprintln};
 

@@ -15,13 +15,12 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod stack;
-
 use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
+use rrae_firmware_example::stack;
 use rrae_runtime::{include_model, Model};
 
 /// Values generated on the host by `host-gen` from `model/model.rrae`.

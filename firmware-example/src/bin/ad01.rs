@@ -23,7 +23,7 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use rrae_firmware_example::icount::Clock;
 use rrae_firmware_example::macs::{model_macs, print_layers};
-use rrae_firmware_example::{check_exact, exit};
+use rrae_firmware_example::{check_exact, exit, stack};
 use rrae_runtime::{include_model, Model};
 
 #[allow(clippy::excessive_precision, clippy::approx_constant)]
@@ -104,6 +104,18 @@ fn main() -> ! {
     let (r, t) = clock.ticks(&mut || model.reconstruct(black_box(&x), &mut x_hat, &mut scratch));
     clock.report("ad01", "reconstruct", t, enc_macs + dec_macs);
     ok &= r.is_ok();
+
+    // Peak stack of one encode and one decode (painting, outside the counts).
+    let (_, enc_stack) =
+        stack::measure(&mut || model.encode(black_box(&x), &mut alpha, &mut scratch));
+    let (_, dec_stack) =
+        stack::measure(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
+    hprintln!(
+        "ad01 ram: scratch {} B, peak stack encode {} B, decode {} B",
+        4 * SCRATCH_FLOATS,
+        enc_stack,
+        dec_stack
+    );
 
     // Values of the checked windows, bit for bit.
     for (k, &i) in WINDOWS.iter().enumerate() {
