@@ -1,16 +1,17 @@
 //! Helpers shared by the firmware example's binaries: counting instructions
 //! with SysTick under QEMU's `-icount` ([`icount`]) per multiply-add
 //! ([`macs`]), measuring peak stack ([`stack`]), comparing device results
-//! with the host's ([`check_exact`]) and ending the QEMU session ([`exit`]).
+//! with the host's ([`check_exact`]) and ending the QEMU session ([`qemu`]).
 #![no_std]
 #![deny(unsafe_code)]
 
 pub mod icount;
 pub mod macs;
+pub mod qemu;
 #[allow(unsafe_code)] // volatile reads/writes of the unused stack region (see its module doc)
 pub mod stack;
 
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 
 /// Compares `dev` with `host` bit for bit, prints one line with the verdict
 /// and the largest difference relative to the largest host magnitude, and
@@ -39,16 +40,4 @@ pub fn check_exact(label: &str, dev: &[f32], host: &[f32]) -> bool {
         max_diff / scale
     );
     ok
-}
-
-/// Ends the QEMU session: exit code 0 on success, 1 otherwise.
-pub fn exit(success: bool) -> ! {
-    debug::exit(if success {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {
-        cortex_m::asm::wfi();
-    }
 }

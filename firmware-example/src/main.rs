@@ -19,7 +19,8 @@ use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
+use rrae_firmware_example::qemu::{exit, finish, on_panic};
 use rrae_firmware_example::stack;
 use rrae_runtime::{include_model, Model};
 
@@ -98,14 +99,6 @@ fn print_coeffs(label: &str, a: &[f32]) {
         hprintln!("      {:+.6e},", v);
     }
     hprintln!("  ]");
-}
-
-/// Ends the QEMU session with the given result; never returns.
-fn exit(success: bool) -> ! {
-    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        cortex_m::asm::wfi();
-    }
 }
 
 #[entry]
@@ -236,8 +229,7 @@ fn main() -> ! {
     if cfg!(feature = "selftest-panic") {
         panic!("selftest panic");
     }
-    hprintln!("{}", if ok { "RESULT: PASS (device matches host)" } else { "RESULT: FAIL (device differs from host)" });
-    exit(ok)
+    finish(ok)
 }
 
 /// Runs the CNN example: encode and decode every test image (and decode
@@ -307,6 +299,5 @@ fn run_cnn() -> bool {
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    hprintln!("PANIC: {}", info);
-    exit(false)
+    on_panic(info)
 }

@@ -24,12 +24,16 @@
 use core::hint::black_box;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
 use microflow::buffer::Buffer2D;
 use microflow::model;
+use qemu::{exit, on_panic};
 
 #[path = "../../../firmware-example/src/icount.rs"]
 mod icount;
+#[allow(dead_code)] // the firmware's module; `finish` is not used here
+#[path = "../../../firmware-example/src/qemu.rs"]
+mod qemu;
 #[allow(unsafe_code, dead_code)] // the firmware's module; only `measure` is used here
 #[path = "../../../firmware-example/src/stack.rs"]
 mod stack;
@@ -98,19 +102,7 @@ fn main() -> ! {
     exit(ok)
 }
 
-/// Ends the QEMU session: exit code 0 on success, 1 otherwise.
-fn exit(success: bool) -> ! {
-    debug::exit(if success {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    exit(false)
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    on_panic(info)
 }

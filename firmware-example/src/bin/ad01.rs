@@ -23,7 +23,8 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use rrae_firmware_example::icount::Clock;
 use rrae_firmware_example::macs::{model_macs, print_layers};
-use rrae_firmware_example::{check_exact, exit, stack};
+use rrae_firmware_example::qemu::{exit, finish, on_panic};
+use rrae_firmware_example::{check_exact, stack};
 use rrae_runtime::{include_model, Model};
 
 #[allow(clippy::excessive_precision, clippy::approx_constant)]
@@ -146,19 +147,10 @@ fn main() -> ! {
         N_WINDOWS,
         SCORE
     );
-    hprintln!(
-        "{}",
-        if ok {
-            "RESULT: PASS (device matches host)"
-        } else {
-            "RESULT: FAIL (device differs from host)"
-        }
-    );
-    exit(ok)
+    finish(ok)
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hprintln!("PANIC: {}", info);
-    exit(false)
+    on_panic(info)
 }

@@ -10,9 +10,9 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
-use rrae_firmware_example::exit;
 use rrae_firmware_example::icount::Clock;
 use rrae_firmware_example::macs::{model_macs, print_layers};
+use rrae_firmware_example::qemu::exit;
 use rrae_runtime::{include_model, Model};
 
 #[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]

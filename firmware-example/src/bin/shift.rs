@@ -15,9 +15,10 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
+use rrae_firmware_example::check_exact;
 use rrae_firmware_example::icount::Clock;
 use rrae_firmware_example::macs::model_macs;
-use rrae_firmware_example::{check_exact, exit};
+use rrae_firmware_example::qemu::{exit, finish, on_panic};
 use rrae_runtime::{include_model, Model};
 
 #[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
@@ -62,19 +63,10 @@ fn main() -> ! {
         ok &= check_exact("alpha", &alpha, &ALPHA[i]);
         ok &= check_exact("x_hat", &x_hat, &X_HAT[i]);
     }
-    hprintln!(
-        "{}",
-        if ok {
-            "RESULT: PASS (device matches host)"
-        } else {
-            "RESULT: FAIL (device differs from host)"
-        }
-    );
-    exit(ok)
+    finish(ok)
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hprintln!("PANIC: {}", info);
-    exit(false)
+    on_panic(info)
 }
