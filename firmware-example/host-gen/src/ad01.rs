@@ -24,7 +24,7 @@ const FRAMES: usize = 5;
 
 /// Every window of the raw input: `[128 i, 128 i + 640)` for i = 0..=n-5.
 fn windows(raw: &[u8]) -> Res<Vec<Vec<f32>>> {
-    if raw.len() % 4 != 0 || raw.len() / 4 < MELS * FRAMES {
+    if !raw.len().is_multiple_of(4) || raw.len() / 4 < MELS * FRAMES {
         return Err(format!(
             "input: {} bytes is not a whole number of >= 5 frames of 128 f32",
             raw.len()

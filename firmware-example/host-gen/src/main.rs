@@ -160,7 +160,7 @@ fn cnn_conv(
 /// Dense 256 -> 2; Dense 2 -> 256 (relu) -> 4x8x8 ->
 /// ConvTranspose2d(4->1, 3x3, s2, p1, output_padding 1) -> 1x16x16.
 fn cnn_meta(w: &mut ModelWriter) -> Res<ModelMeta<'static>> {
-    let mut rng = Rng::new(0x434E_4E); // "CNN"
+    let mut rng = Rng::new(0x0043_4E4E); // "CNN"
     let half = CNN_SIDE / 2;
     let hidden = (CNN_CHANNELS * half * half) as usize;
     let down = Layer::Conv2d(cnn_conv(
