@@ -40,6 +40,14 @@ cargo build --release --quiet --bin minimal "${ZCFG[@]}"
 cp $ZREL/minimal target/footprint/minimal-z
 cargo build --release --quiet --bin minimal --features footprint-baseline "${ZCFG[@]}"
 cp $ZREL/minimal target/footprint/baseline-z
+# Cortex-M0 without FPU (thumbv6m-none-eabi, micro:bit layout): the same probe, and the
+# stack peaks printed by src/bin/shift.rs in QEMU -machine microbit.
+M0=thumbv6m-none-eabi
+cargo build --release --quiet --target $M0 --bin minimal
+cp target/$M0/release/minimal target/footprint/minimal-m0
+cargo build --release --quiet --target $M0 --bin minimal --features footprint-baseline
+cp target/$M0/release/minimal target/footprint/baseline-m0
+cargo run --release --quiet --target $M0 --bin shift >target/footprint/qemu-m0.log 2>&1 || { cat target/footprint/qemu-m0.log; echo "footprint: M0 run failed" >&2; exit 1; }
 
 sec() { arm-none-eabi-size -A "$1" | awk -v s="$2" '$1==s {print $2; f=1} END {if (!f) print 0}'; }
 text_total=$(arm-none-eabi-size -B "$ELF" | awk 'NR==2 {print $1}')
@@ -76,6 +84,13 @@ marginal=$((min_flash - base_flash - model_len))
 min_flash_z=$(flash_of target/footprint/minimal-z)
 base_flash_z=$(flash_of target/footprint/baseline-z)
 marginal_z=$((min_flash_z - base_flash_z - model_len))
+
+min_flash_m0=$(flash_of target/footprint/minimal-m0)
+marginal_m0=$((min_flash_m0 - $(flash_of target/footprint/baseline-m0) - model_len))
+# compiler-builtins' soft-float routines (f32 add/mul/div/compare/convert) the runtime pulls in.
+softfloat_m0=$(sum_re target/footprint/minimal-m0 '^(__aeabi_f|compiler_builtins::float::)')
+peak_enc_m0=$(sed -n 's/^shift ram: .*encode \([0-9]*\) B.*/\1/p' target/footprint/qemu-m0.log)
+peak_dec_m0=$(sed -n 's/^shift ram: .*decode \([0-9]*\) B.*/\1/p' target/footprint/qemu-m0.log)
 
 peak_enc=$(sed -n 's/.*peak encode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
 peak_dec=$(sed -n 's/.*peak decode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
@@ -199,7 +214,7 @@ History of the marginal cost (same probe, same model, \`opt-level = "s"\`):
 | one out-of-line tensor check in validation, metadata decoded in place, simpler \`scratch_floats\` | 9156 |
 | first encoder layer reads \`x\`, last decoder layer writes \`x_hat\` (scratch without \`input_dim\`: 1600 -> 512 B for this model; issue #7) | 9268 |
 | convolution layers (issue #9): one direct kernel for Conv2d and ConvTranspose2d (two specialized ones: 13384), geometry checks, decoding of the new variants | 12816 |
-| register-blocked `matvec` (issue #15): four rows x four lanes kept in registers at "s", shift model 12.5 / 13.9 -> 2.9 / 3.4 instructions per MAC in QEMU (docs/BENCHMARKS.md) | 13832 |
+| register-blocked \`matvec\` (issue #15): four rows x four lanes kept in registers at "s", shift model 12.5 / 13.9 -> 2.9 / 3.4 instructions per MAC in QEMU (docs/BENCHMARKS.md) | 13832 |
 | now | ${marginal} |
 
 By symbol sizes (code named after \`rrae_runtime\`/\`rrae_format\`: ${rt_code} B now,
@@ -223,6 +238,22 @@ Remaining flash levers: \`activate\`/\`libm\` (~1.2 kB for seven activations;
 a firmware that knows its activations could drop the others behind
 features), \`validate\` (~1.7 kB), and the UTF-8 check of the model name
 (~0.6 kB of \`core\` code and table; a byte-string name would change the API).
+
+## On a Cortex-M0 without FPU (\`thumbv6m-none-eabi\`)
+
+The same \`minimal\` probe and model built for \`thumbv6m-none-eabi\` (layout
+\`memory/microbit.x\`: 256 kB flash, 16 kB RAM), f32 through compiler-builtins'
+soft-float routines; stack peaks from \`src/bin/shift.rs\` in QEMU \`-machine microbit\`
+(it also checks the results against the host's, bit for bit). Instruction counts:
+docs/BENCHMARKS.md.
+
+| what | bytes |
+|---|---:|
+| runtime's marginal cost (probe with minus without, minus the model) | ${marginal_m0} |
+| of which soft-float routines (by symbol sizes) | ${softfloat_m0} |
+| whole \`minimal\` probe (of 262144 B flash) | ${min_flash_m0} |
+| scratch | $((scratch_floats * 4)) |
+| peak stack of \`encode\` / \`decode\` (measured) | ${peak_enc_m0} / ${peak_dec_m0} |
 
 ## Build times (this machine, 2 shared cores)
 

@@ -6,8 +6,9 @@
 //! the results against the host's bit for bit (both sides compute in IEEE
 //! f32; on the M0 through compiler-builtins' soft-float routines), and
 //! counts the instructions of the first `encode` and `decode`
-//! ([`rrae_firmware_example::icount`]; `scripts/icount.sh --m0` runs it
-//! under `-icount shift=0`).
+//! ([`rrae_firmware_example::icount`]; `scripts/icount.sh` runs it under
+//! `-icount shift=0`) and measures their peak stack (for
+//! `scripts/footprint.sh`).
 #![no_std]
 #![no_main]
 
@@ -15,10 +16,10 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
-use rrae_firmware_example::check_exact;
 use rrae_firmware_example::icount::Clock;
 use rrae_firmware_example::macs::model_macs;
 use rrae_firmware_example::qemu::{exit, finish, on_panic};
+use rrae_firmware_example::{check_exact, stack};
 use rrae_runtime::{include_model, Model};
 
 #[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
@@ -63,6 +64,20 @@ fn main() -> ! {
         ok &= check_exact("alpha", &alpha, &ALPHA[i]);
         ok &= check_exact("x_hat", &x_hat, &X_HAT[i]);
     }
+    // Peak stack of one encode and one decode (painting, outside the counts).
+    let (mut alpha, mut x_hat) = ([0.0f32; RANK], [0.0f32; INPUT_DIM]);
+    let (r, enc_stack) =
+        stack::measure(&mut || model.encode(black_box(&INPUTS[0]), &mut alpha, &mut scratch));
+    ok &= r.is_ok();
+    let (r, dec_stack) =
+        stack::measure(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
+    ok &= r.is_ok();
+    hprintln!(
+        "shift ram: scratch {} B, peak stack encode {} B, decode {} B",
+        4 * SCRATCH_FLOATS,
+        enc_stack,
+        dec_stack
+    );
     finish(ok)
 }
 
