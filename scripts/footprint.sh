@@ -94,6 +94,8 @@ peak_dec_m0=$(sed -n 's/^shift ram: .*decode \([0-9]*\) B.*/\1/p' target/footpri
 
 peak_enc=$(sed -n 's/.*peak encode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
 peak_dec=$(sed -n 's/.*peak decode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
+peak_load=$(sed -n 's/^stack: peak from_bytes \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
+model_struct=$(sed -n 's/^stack: peak from_bytes .*size of Model \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
 # The CNN example (model/cnn.rrae, checked against the f64 reference).
 cnn_len=$(stat -c %s model/cnn.rrae)
 cnn_source=$(sed -n 's/^pub const CNN_SOURCE: &str = "\(.*\)";/\1/p' model/cnn_expected.rs)
@@ -156,6 +158,8 @@ ${top_rt}
 | static data of the example (\`.data\` + \`.bss\` + \`.uninit\` = ${data} + ${bss} + ${uninit}) | ${static_ram} |
 | peak stack of \`encode\` (measured, stack painting) | ${peak_enc} |
 | peak stack of \`decode\` (measured, stack painting) | ${peak_dec} |
+| peak stack of \`Model::from_bytes\` (measured; once, at load: validation, CRC, metadata decoding) | ${peak_load} |
+| the \`Model\` value itself (\`size_of\`, in the caller's frame) | ${model_struct} |
 
 The model itself needs no RAM: \`Model::from_bytes\` validates the bytes once
 and borrows the weights from flash. Stack peaks are measured on the device:

@@ -110,6 +110,8 @@ fn main() -> ! {
     // model header's scratch value (written by host-gen into expected.rs).
     let mut scratch = [0.0f32; SCRATCH_FLOATS];
 
+    // Peak stack of loading (validation, CRC, metadata decoding), measured once.
+    let (_, peak_load) = stack::measure(&mut || Model::from_bytes(black_box(MODEL)).is_ok());
     let model = match Model::from_bytes(MODEL) {
         Ok(m) => m,
         Err(e) => {
@@ -224,6 +226,7 @@ fn main() -> ! {
 
     // ---- footprint ----------------------------------------------------------
     hprintln!("stack: peak encode {} B, peak decode {} B (painted region {} B)", peak_encode, peak_decode, stack::painted_bytes());
+    hprintln!("stack: peak from_bytes {} B (size of Model {} B)", peak_load, core::mem::size_of::<Model>());
     hprintln!("ram: scratch {} B ({} floats)", SCRATCH_FLOATS * 4, SCRATCH_FLOATS);
 
     if cfg!(feature = "selftest-panic") {

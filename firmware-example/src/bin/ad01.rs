@@ -111,11 +111,13 @@ fn main() -> ! {
         stack::measure(&mut || model.encode(black_box(&x), &mut alpha, &mut scratch));
     let (_, dec_stack) =
         stack::measure(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
+    let (_, load_stack) = stack::measure(&mut || Model::from_bytes(black_box(MODEL)).is_ok());
     hprintln!(
-        "ad01 ram: scratch {} B, peak stack encode {} B, decode {} B",
+        "ad01 ram: scratch {} B, peak stack encode {} B, decode {} B, from_bytes {} B",
         4 * SCRATCH_FLOATS,
         enc_stack,
-        dec_stack
+        dec_stack,
+        load_stack
     );
 
     // Values of the checked windows, bit for bit.
