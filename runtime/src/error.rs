@@ -34,6 +34,9 @@ pub enum Error {
     },
     /// [`sample`](crate::Model::sample) on a model without a sampler.
     NoSampler,
+    /// An int8 entry point ([`encode_i8`](crate::Model::encode_i8), ...) on
+    /// an f32 model.
+    NotQuantized,
 }
 
 impl From<FormatError> for Error {
@@ -60,6 +63,7 @@ impl fmt::Display for Error {
                 write!(f, "scratch has {got} floats, needs {needed}")
             }
             Error::NoSampler => f.write_str("the model has no sampler"),
+            Error::NotQuantized => f.write_str("int8 call on an f32 model"),
         }
     }
 }

@@ -68,6 +68,7 @@
 extern crate std;
 
 mod error;
+mod int8;
 mod kernels;
 mod model;
 
