@@ -75,6 +75,12 @@ if [ "$REGEN" = 1 ]; then
   fi
   hostgen -- ad01 "$FW/model/ad01.rrae" "$ROOT/tests/data/ad01/normal_id_01_00000000_hist_librosa.bin" \
     "$FW/model/ad01_expected.rs"
+  # The int8 copy of the shift model (hand-quantized by host-gen until `trainer quantize` is
+  # used here) and its host results.
+  mkdir -p "$FW/model/int8"
+  hostgen -- quantize "$FW/model/model.rrae" "$FW/model/int8/model.rrae"
+  hostgen -- expected "$FW/model/int8/model.rrae" "$FW/model/int8" --dataset shift --cases 4 \
+    --source "host-gen quantize model/model.rrae (calibration: shift test split, min/max)"
 fi
 
 cd "$FW"
@@ -83,6 +89,7 @@ rustc -V
 step "clippy -D warnings (M4F with AD01, M0)"
 cargo clippy --release --features ad01 -- -D warnings
 cargo clippy --release --target thumbv6m-none-eabi --bin shift -- -D warnings
+cargo clippy --release --bin shift --features int8 -- -D warnings
 
 step "build (thumbv7em-none-eabihf, release)"
 cargo build --release
@@ -95,9 +102,9 @@ if ! cargo run --release 2>&1 | tee "$LOG"; then
 fi
 grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU output" >&2; exit 1; }
 
-step "QEMU -icount runs: AD01 + shift on the M0 checked against the host, shift within 3.5 instructions per MAC"
+step "QEMU -icount runs: AD01, int8 shift (M4F, M0), f32 shift (M0) checked against the host; shift within 3.5 instructions per MAC"
 # Deterministic (two runs must agree); fails if a device result differs from the host's
-# (ad01, shift on the M0) or if encode or decode of the shift model on the M4F exceeds the
+# (ad01, shift f32/int8) or if encode or decode of the shift model on the M4F exceeds the
 # limit (measured 2.91 / 3.44 at opt-level "s", docs/BENCHMARKS.md).
 bash "$ROOT/scripts/icount.sh" --check 3.5
 

@@ -10,8 +10,9 @@
 #
 # Rows (release profile): firmware-example/src/bin/icount.rs (shift + CNN, M4F),
 # src/bin/ad01.rs (MLPerf Tiny AD01 f32, M4F; needs model/ad01.rrae, which
-# scripts/firmware.sh makes), src/bin/shift.rs built for thumbv6m-none-eabi (Cortex-M0,
-# no FPU, QEMU micro:bit). Each runs twice under `qemu-system-arm -icount shift=0`
+# scripts/firmware.sh makes), src/bin/shift.rs with --features int8 (the int8 copy in
+# model/int8/, row name shift8), and src/bin/shift.rs f32 and int8 built for
+# thumbv6m-none-eabi (Cortex-M0, no FPU, QEMU micro:bit with 32 kB RAM). Each runs twice under `qemu-system-arm -icount shift=0`
 # (1 instruction = 1 ns of virtual time; SysTick counts the core clock, calibrated on a
 # 2,000,000-instruction loop); the two runs must print the same counts, and ad01/shift
 # exit non-zero when a device result differs from the host's. Other profiles get their
@@ -41,7 +42,7 @@ qemu() {  # qemu TARGET ELF
   case "$1" in
     "$M4") timeout 120 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic \
              -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" ;;
-    "$M0") timeout 120 qemu-system-arm -machine microbit -nographic \
+    "$M0") timeout 120 qemu-system-arm -machine microbit -global nrf51-soc.sram-size=32768 -nographic \
              -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" ;;
   esac
 }
@@ -77,7 +78,9 @@ if [ -f model/ad01.rrae ]; then
 else
   echo "icount: model/ad01.rrae is missing (scripts/firmware.sh makes it): AD01 skipped" >&2
 fi
+run "$REL, M4F" target $M4 shift --features int8
 run "$REL, M0 (soft float)" target $M0 shift
+run "$REL, M0" target $M0 shift --features int8
 if [ "$PROFILES" = 1 ]; then
   run '`opt-level = "z"`, M4F' target/icount-z $M4 icount --config 'profile.release.opt-level="z"'
   run '`opt-level = 3`, M4F' target/icount-3 $M4 icount --config 'profile.release.opt-level=3'

@@ -5,19 +5,21 @@ use cortex_m_semihosting::hprintln;
 use rrae_runtime::format::meta::{Basis, Layer};
 use rrae_runtime::Model;
 
-/// Multiply-adds of one layer: `in x out` for a dense layer; weights x
-/// positions for a convolution (output positions for `Conv2d`, input
-/// positions for `ConvTranspose2d`), counting the taps that fall into the
-/// padding, which the kernels skip: an upper bound for convolutions.
+/// Multiply-adds of one layer, f32 or int8: `in x out` for a dense layer;
+/// weights x positions for a convolution (output positions for `Conv2d`,
+/// input positions for `ConvTranspose2d`), counting the taps that fall into
+/// the padding, which the kernels skip: an upper bound for convolutions.
 pub fn layer_macs(layer: &Layer) -> u64 {
     let (inp, out) = layer.dims();
-    let taps = |c: &rrae_runtime::format::meta::Conv| u64::from(c.kernel[0] * c.kernel[1]);
+    let Some(g) = layer.conv_geometry() else {
+        return u64::from(inp) * u64::from(out);
+    };
+    let taps = u64::from(g.kernel[0] * g.kernel[1]);
     match layer {
-        Layer::Dense { .. } => u64::from(inp) * u64::from(out),
-        Layer::Conv2d(c) => u64::from(out) * u64::from(c.in_channels) * taps(c),
-        Layer::ConvTranspose2d { conv: c, .. } => {
-            u64::from(inp) * u64::from(c.out_channels) * taps(c)
+        Layer::Conv2d(_) | Layer::QConv2d { .. } => {
+            u64::from(out) * u64::from(g.in_channels) * taps
         }
+        _ => u64::from(inp) * u64::from(g.out_channels) * taps,
     }
 }
 

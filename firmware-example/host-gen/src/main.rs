@@ -22,6 +22,9 @@
 //! host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]
 //!     Expected results of the MLPerf Tiny AD01 model on its real input
 //!     (see the `ad01` module) for `src/bin/ad01.rs`.
+//! host-gen quantize <f32.rrae> <out-int8.rrae>
+//!     A hand-quantized int8 copy of the f32 `shift` MLP (see the `quantize`
+//!     module), for `src/bin/shift.rs --features int8`.
 //! ```
 //!
 //! The firmware runs the same rrae-runtime source on the Cortex-M4F and must
@@ -38,6 +41,7 @@ use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 
 mod ad01;
+mod quantize;
 
 type Res<T> = Result<T, String>;
 
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("cnn-model") if args.len() >= 2 => cnn_model(Path::new(&args[1]), &args[2..]),
         Some("expected") if args.len() >= 3 => expected(&args[1..]),
         Some("ad01") => ad01::ad01(&args[1..]),
+        Some("quantize") => quantize::quantize(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -61,7 +66,8 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  host-gen cnn-model <out-dir> [--from <trained.rrae> --source TEXT]\n  \
     host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]\n  \
-    host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]";
+    host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]\n  \
+    host-gen quantize <f32.rrae> <out-int8.rrae>";
 
 // ---------------------------------------------------------------- placeholder
 

@@ -6,7 +6,8 @@
 //! same skeleton (input, exit) but never touches the runtime or the model.
 //! `(text + rodata)` of the first minus the second, minus the model bytes, is
 //! what the runtime adds to a firmware's flash: its code, its constant
-//! tables, and the glue to call it.
+//! tables, and the glue to call it. With `--features int8` it runs the int8
+//! copy of the model through the same f32 API (int8 kernels linked).
 #![no_std]
 #![no_main]
 
@@ -15,13 +16,22 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
 
+#[cfg(not(feature = "int8"))]
 #[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
 mod expected {
     include!("../../model/expected.rs");
 }
+/// With `--features int8`: the int8 copy of the model (`model/int8/`).
+#[cfg(feature = "int8")]
+#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
+mod expected {
+    include!("../../model/int8/expected.rs");
+}
 
-#[cfg(not(feature = "footprint-baseline"))]
+#[cfg(all(not(feature = "footprint-baseline"), not(feature = "int8")))]
 static MODEL: &[u8] = rrae_runtime::include_model!("../../model/model.rrae");
+#[cfg(all(not(feature = "footprint-baseline"), feature = "int8"))]
+static MODEL: &[u8] = rrae_runtime::include_model!("../../model/int8/model.rrae");
 
 #[cfg(not(feature = "footprint-baseline"))]
 fn run(x: &[f32; expected::INPUT_DIM]) -> bool {

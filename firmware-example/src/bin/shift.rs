@@ -1,4 +1,5 @@
-//! The `shift` model alone, small enough for a Cortex-M0 without FPU (the
+//! The `shift` model alone (f32, or its int8 copy with `--features int8`),
+//! small enough for a Cortex-M0 without FPU (the
 //! micro:bit in QEMU: 256 kB flash, 16 kB RAM; `memory/microbit.x`), and
 //! for the Cortex-M4F too.
 //!
@@ -22,13 +23,30 @@ use rrae_firmware_example::qemu::{exit, finish, on_panic};
 use rrae_firmware_example::{check_exact, stack};
 use rrae_runtime::{include_model, Model};
 
+#[cfg(not(feature = "int8"))]
 #[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
 mod expected {
     include!("../../model/expected.rs");
 }
+/// With `--features int8`: the int8 copy of the model (`host-gen quantize`)
+/// and its host results (`host-gen expected`), in `model/int8/`.
+#[cfg(feature = "int8")]
+#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
+mod expected {
+    include!("../../model/int8/expected.rs");
+}
 use expected::*;
 
+#[cfg(not(feature = "int8"))]
 static MODEL: &[u8] = include_model!("../../model/model.rrae");
+#[cfg(feature = "int8")]
+static MODEL: &[u8] = include_model!("../../model/int8/model.rrae");
+/// Name of the `icount` rows.
+const NAME: &str = if cfg!(feature = "int8") {
+    "shift8"
+} else {
+    "shift"
+};
 
 #[entry]
 fn main() -> ! {
@@ -52,12 +70,12 @@ fn main() -> ! {
         let mut x_hat = [0.0f32; INPUT_DIM];
         let (r, t) = clock.ticks(&mut || model.encode(black_box(x), &mut alpha, &mut scratch));
         if i == 0 {
-            clock.report("shift", "encode", t, enc_macs);
+            clock.report(NAME, "encode", t, enc_macs);
         }
         ok &= r.is_ok();
         let (r, t) = clock.ticks(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
         if i == 0 {
-            clock.report("shift", "decode", t, dec_macs);
+            clock.report(NAME, "decode", t, dec_macs);
         }
         ok &= r.is_ok();
         hprintln!("case {}:", i);
@@ -73,7 +91,8 @@ fn main() -> ! {
         stack::measure(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
     ok &= r.is_ok();
     hprintln!(
-        "shift ram: scratch {} B, peak stack encode {} B, decode {} B",
+        "{} ram: scratch {} B, peak stack encode {} B, decode {} B",
+        NAME,
         4 * SCRATCH_FLOATS,
         enc_stack,
         dec_stack
