@@ -229,6 +229,7 @@ History of the marginal cost (same probe, same model, \`opt-level = "s"\`):
 | first encoder layer reads \`x\`, last decoder layer writes \`x_hat\` (scratch without \`input_dim\`: 1600 -> 512 B for this model; issue #7) | 9268 |
 | convolution layers (issue #9): one direct kernel for Conv2d and ConvTranspose2d (two specialized ones: 13384), geometry checks, decoding of the new variants | 12816 |
 | register-blocked \`matvec\` (issue #15): four rows x four lanes kept in registers at "s", shift model 12.5 / 13.9 -> 2.9 / 3.4 instructions per MAC in QEMU (docs/BENCHMARKS.md) | 13832 |
+| format 1.2 and the int8 kernels (branch \`int8-core\` merged; an f32-only firmware links the int8 code too: the layer kind is known only from the model bytes) | 20588 |
 | now | ${marginal} |
 
 By symbol sizes (code named after \`rrae_runtime\`/\`rrae_format\`: ${rt_code} B now,
