@@ -37,6 +37,12 @@ pub enum Error {
     /// An int8 entry point ([`encode_i8`](crate::Model::encode_i8), ...) on
     /// an f32 model.
     NotQuantized,
+    /// The model's kind (f32 or int8) is compiled out: its cargo feature
+    /// (`feature`) is off.
+    Disabled {
+        /// `"f32"` or `"int8"`.
+        feature: &'static str,
+    },
 }
 
 impl From<FormatError> for Error {
@@ -64,6 +70,10 @@ impl fmt::Display for Error {
             }
             Error::NoSampler => f.write_str("the model has no sampler"),
             Error::NotQuantized => f.write_str("int8 call on an f32 model"),
+            Error::Disabled { feature } => write!(
+                f,
+                "this build has no {feature} kernels (cargo feature `{feature}` of rrae-runtime)"
+            ),
         }
     }
 }

@@ -144,18 +144,19 @@ pub(crate) fn dense(l: &QLayer<'_>, x: &[i8], y: &mut [i8]) {
 }
 
 /// The taps of one output coordinate `o` along an axis of input size `n`,
-/// kernel `k`, stride `s`, padding `p`: `(first kernel index, first input
-/// index, kernel step, input step, count)`. Conv2d: input `o s + j - p` for
-/// kernel index `j`. Transposed: input `i` with `i s - p + j = o`.
+/// kernel `k`, stride `s`, padding `p`: `[first kernel index j, its input
+/// index i, count]`. Conv2d: input `o s + j - p`, then `j + 1` reads `i + 1`.
+/// Transposed: the inputs `i` with `i s - p + j = o`, then `j + s` reads
+/// `i - 1`.
 #[inline(always)]
-fn taps(o: usize, n: usize, k: usize, s: usize, p: usize, transposed: bool) -> [usize; 5] {
+fn taps(o: usize, n: usize, k: usize, s: usize, p: usize, transposed: bool) -> [usize; 3] {
     if transposed {
         // j = o + p - i s, for the inputs i with 0 <= j < k, i < n.
         let t = o + p;
         // Smallest j: (t mod s), then every s; i = (t - j) / s decreasing.
         let j0 = t % s.max(1);
         if j0 >= k {
-            return [0; 5];
+            return [0; 3];
         }
         let i0 = (t - j0) / s.max(1);
         // i must stay < n: skip the first taps whose input is beyond it.
@@ -166,14 +167,14 @@ fn taps(o: usize, n: usize, k: usize, s: usize, p: usize, transposed: bool) -> [
         } else {
             0
         };
-        [j, i0 - skip, s, usize::MAX, count]
+        [j, i0 - skip, count]
     } else {
         // i = o s + j - p, 0 <= i < n.
         let base = o * s;
         let j = p.saturating_sub(base);
         let i = (base + j).saturating_sub(p);
         let end = (n + p).saturating_sub(base).min(k);
-        [j, i, 1, 1, end.saturating_sub(j)]
+        [j, i, end.saturating_sub(j)]
     }
 }
 
@@ -200,9 +201,9 @@ pub(crate) fn conv(
     let mut out = y.iter_mut();
     for o in 0..co {
         for oy in 0..oh {
-            let [ky0, iy0, _, _, ny] = taps(oy, ih, kh, sh, ph, transposed);
+            let [ky0, iy0, ny] = taps(oy, ih, kh, sh, ph, transposed);
             for ox in 0..ow {
-                let [kx0, ix0, _, _, nx] = taps(ox, iw, kw, sw, pw, transposed);
+                let [kx0, ix0, nx] = taps(ox, iw, kw, sw, pw, transposed);
                 let mut acc = 0i32;
                 for c in 0..ci {
                     for t in 0..ny {

@@ -52,8 +52,15 @@ impl<'a> Model<'a> {
     /// `bytes` must be exactly the file, 4-byte aligned: embed it with
     /// [`include_model!`](crate::include_model) or copy it into an aligned
     /// buffer. Any defect gives [`Error::Format`].
+    /// A model of a kind whose cargo feature is off (`f32`, `int8`) gives
+    /// [`Error::Disabled`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-        Ok(Model { file: read(bytes)? })
+        let file = read(bytes)?;
+        match file.meta.is_quantized() {
+            true if !cfg!(feature = "int8") => Err(Error::Disabled { feature: "int8" }),
+            false if !cfg!(feature = "f32") => Err(Error::Disabled { feature: "f32" }),
+            _ => Ok(Model { file }),
+        }
     }
 
     /// Features per sample (length of `x` and `x_hat`).
@@ -100,7 +107,7 @@ impl<'a> Model<'a> {
     pub fn encode(&self, x: &[f32], alpha: &mut [f32], scratch: &mut [f32]) -> Result<(), Error> {
         check_len("x", self.input_dim(), x.len())?;
         check_len("alpha", self.rank(), alpha.len())?;
-        if let Some(p) = self.code_qparams() {
+        if let Some(p) = self.int8_code() {
             let (a, b) = self.split_i8(scratch)?;
             self.quantize_input(x, a);
             let (code, _) = self.q_encoder(a, b);
@@ -137,7 +144,7 @@ impl<'a> Model<'a> {
             });
         }
         check_len("x_hat", self.input_dim(), x_hat.len())?;
-        if let Some(p) = self.code_qparams() {
+        if let Some(p) = self.int8_code() {
             let (a, b) = self.split_i8(scratch)?;
             for (i, d) in head_mut(a, self.rank()).iter_mut().enumerate() {
                 *d = alpha
@@ -164,7 +171,7 @@ impl<'a> Model<'a> {
     ) -> Result<(), Error> {
         check_len("x", self.input_dim(), x.len())?;
         check_len("x_hat", self.input_dim(), x_hat.len())?;
-        if self.is_quantized() {
+        if self.int8_code().is_some() {
             let (a, b) = self.split_i8(scratch)?;
             self.quantize_input(x, a);
             let (code, free) = self.q_encoder(a, b);
@@ -296,9 +303,27 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    /// The code's parameters, or [`Error::NotQuantized`].
+    /// The code's parameters, or [`Error::NotQuantized`] (also when the
+    /// `int8` feature is off).
     fn check_quantized(&self) -> Result<QParams, Error> {
+        if !cfg!(feature = "int8") {
+            return Err(Error::NotQuantized);
+        }
         self.code_qparams().ok_or(Error::NotQuantized)
+    }
+
+    /// Which path the f32 API takes: `Some(code parameters)` for the int8
+    /// one. Constant when only one kind's feature is on, so that the other
+    /// kind's code is not linked (`from_bytes` refused its models).
+    fn int8_code(&self) -> Option<QParams> {
+        match (cfg!(feature = "f32"), cfg!(feature = "int8")) {
+            (_, false) => None,
+            (false, true) => Some(self.code_qparams().unwrap_or(QParams {
+                scale: 1.0,
+                zero_point: 0,
+            })),
+            (true, true) => self.code_qparams(),
+        }
     }
 
     /// [`split`](Self::split), each half viewed as bytes (int8 models).

@@ -291,18 +291,6 @@ fn tiny_int8_model_tracks_its_dequantized_float_model() {
     assert!(worst <= 1.0, "worst error {worst} output steps");
 }
 
-/// The decoder's first layer of the golden model is the ReLU one.
-fn layer_is_relu(layer: &Layer) -> bool {
-    matches!(
-        layer,
-        Layer::QDense {
-            in_dim: 2,
-            out_dim: 8,
-            ..
-        }
-    )
-}
-
 #[test]
 fn int8_calls_on_an_f32_model_are_errors() {
     let (_, bytes) = tiny_model();
