@@ -51,6 +51,13 @@ cp target/$M0/release/minimal target/footprint/baseline-m0
 cargo build --release --quiet --bin minimal --features int8
 cp $REL/minimal target/footprint/minimal-int8
 cargo run --release --quiet --bin minimal --features int8 >/dev/null 2>&1 || { echo "footprint: int8 minimal probe failed in QEMU" >&2; exit 1; }
+# Each kind of kernel alone (the runtime's cargo features): f32-only with the f32 model,
+# int8-only with the int8 copy.
+cargo build --release --quiet --bin minimal --no-default-features --features runtime-f32
+cp $REL/minimal target/footprint/minimal-f32only
+cargo build --release --quiet --bin minimal --no-default-features --features runtime-int8,int8
+cp $REL/minimal target/footprint/minimal-int8only
+cargo run --release --quiet --bin minimal --no-default-features --features runtime-int8,int8 >/dev/null 2>&1 || { echo "footprint: int8-only minimal probe failed in QEMU" >&2; exit 1; }
 cargo run --release --quiet --target $M0 --bin shift >target/footprint/qemu-m0.log 2>&1 || { cat target/footprint/qemu-m0.log; echo "footprint: M0 run failed" >&2; exit 1; }
 
 sec() { arm-none-eabi-size -A "$1" | awk -v s="$2" '$1==s {print $2; f=1} END {if (!f) print 0}'; }
@@ -91,6 +98,8 @@ marginal_z=$((min_flash_z - base_flash_z - model_len))
 
 int8_len=$(stat -c %s model/int8/model.rrae)
 marginal_int8=$(($(flash_of target/footprint/minimal-int8) - base_flash - int8_len))
+marginal_f32only=$(($(flash_of target/footprint/minimal-f32only) - base_flash - model_len))
+marginal_int8only=$(($(flash_of target/footprint/minimal-int8only) - base_flash - int8_len))
 int8_code=$(sum_re target/footprint/minimal-int8 '^<?rrae_runtime::int8::|^<rrae_runtime::model::Model>::q_')
 min_flash_m0=$(flash_of target/footprint/minimal-m0)
 marginal_m0=$((min_flash_m0 - $(flash_of target/footprint/baseline-m0) - model_len))
@@ -145,6 +154,8 @@ Model: \`${model_name}\` — ${source_line}; input_dim ${input_dim}, k = ${rank}
 | **runtime's marginal cost with the int8 copy of the model** (\`minimal --features int8\`, f32 API: f32 and int8 kernels linked; minus its model) | **${marginal_int8}** | $(kb "$marginal_int8") |
 | — int8 code by symbol sizes (\`rrae_runtime::int8::\`, \`Model::q_*\`; LTO inlines the dense kernel into them) | ${int8_code} | |
 | the int8 model file (\`model/int8/model.rrae\`, \`host-gen quantize\`) | ${int8_len} | $(kb "$int8_len") |
+| runtime's marginal cost with the f32 kernels only (\`--no-default-features --features runtime-f32\`, f32 model) | ${marginal_f32only} | $(kb "$marginal_f32only") |
+| **runtime's marginal cost with the int8 kernels only** (\`--no-default-features --features runtime-int8,int8\`, int8 model; issue #14 goal: under 8 kB) | **${marginal_int8only}** | $(kb "$marginal_int8only") |
 
 The \`minimal\` probe (\`firmware-example/src/bin/minimal.rs\`) loads the model,
 encodes one input and decodes it, with no printing; its baseline build keeps the
