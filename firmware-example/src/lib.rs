@@ -1,13 +1,15 @@
 //! Helpers shared by the firmware example's binaries: counting instructions
 //! with SysTick under QEMU's `-icount` ([`icount`]) per multiply-add
 //! ([`macs`]), measuring peak stack ([`stack`]), comparing device results
-//! with the host's ([`check_exact`]) and ending the QEMU session ([`qemu`]).
+//! with the host's ([`check_exact`]), ending the QEMU session ([`qemu`]),
+//! and the `shift` model, f32 or int8 ([`shift_model`]).
 #![no_std]
 #![deny(unsafe_code)]
 
 pub mod icount;
 pub mod macs;
 pub mod qemu;
+pub mod shift_model;
 #[allow(unsafe_code)] // volatile reads/writes of the unused stack region (see its module doc)
 pub mod stack;
 

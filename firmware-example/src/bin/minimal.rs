@@ -16,22 +16,9 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
 
-#[cfg(not(feature = "int8"))]
-#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
-mod expected {
-    include!("../../model/expected.rs");
-}
-/// With `--features int8`: the int8 copy of the model (`model/int8/`).
-#[cfg(feature = "int8")]
-#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
-mod expected {
-    include!("../../model/int8/expected.rs");
-}
-
-#[cfg(all(not(feature = "footprint-baseline"), not(feature = "int8")))]
-static MODEL: &[u8] = rrae_runtime::include_model!("../../model/model.rrae");
-#[cfg(all(not(feature = "footprint-baseline"), feature = "int8"))]
-static MODEL: &[u8] = rrae_runtime::include_model!("../../model/int8/model.rrae");
+use rrae_firmware_example::shift_model::expected;
+#[cfg(not(feature = "footprint-baseline"))]
+use rrae_firmware_example::shift_model::MODEL;
 
 #[cfg(not(feature = "footprint-baseline"))]
 fn run(x: &[f32; expected::INPUT_DIM]) -> bool {

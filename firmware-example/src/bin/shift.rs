@@ -21,32 +21,10 @@ use rrae_firmware_example::icount::Clock;
 use rrae_firmware_example::macs::model_macs;
 use rrae_firmware_example::qemu::{exit, finish, on_panic};
 use rrae_firmware_example::{check_exact, stack};
-use rrae_runtime::{include_model, Model};
+use rrae_runtime::Model;
 
-#[cfg(not(feature = "int8"))]
-#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
-mod expected {
-    include!("../../model/expected.rs");
-}
-/// With `--features int8`: the int8 copy of the model (`host-gen quantize`)
-/// and its host results (`host-gen expected`), in `model/int8/`.
-#[cfg(feature = "int8")]
-#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
-mod expected {
-    include!("../../model/int8/expected.rs");
-}
-use expected::*;
-
-#[cfg(not(feature = "int8"))]
-static MODEL: &[u8] = include_model!("../../model/model.rrae");
-#[cfg(feature = "int8")]
-static MODEL: &[u8] = include_model!("../../model/int8/model.rrae");
-/// Name of the `icount` rows.
-const NAME: &str = if cfg!(feature = "int8") {
-    "shift8"
-} else {
-    "shift"
-};
+use rrae_firmware_example::shift_model::expected::*;
+use rrae_firmware_example::shift_model::{MODEL, NAME};
 
 #[entry]
 fn main() -> ! {
