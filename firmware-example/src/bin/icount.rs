@@ -74,13 +74,16 @@ impl Clock {
 /// padding, which the kernels skip: an upper bound for convolutions.
 fn layer_macs(layer: &Layer) -> u64 {
     let (inp, out) = layer.dims();
-    let taps = |c: &rrae_runtime::format::meta::Conv| u64::from(c.kernel[0] * c.kernel[1]);
+    // Either precision (int8 layers since format 1.2).
+    let Some(c) = layer.conv_geometry() else {
+        return u64::from(inp) * u64::from(out);
+    };
+    let taps = u64::from(c.kernel[0] * c.kernel[1]);
     match layer {
-        Layer::Dense { .. } => u64::from(inp) * u64::from(out),
-        Layer::Conv2d(c) => u64::from(out) * u64::from(c.in_channels) * taps(c),
-        Layer::ConvTranspose2d { conv: c, .. } => {
-            u64::from(inp) * u64::from(c.out_channels) * taps(c)
+        Layer::ConvTranspose2d { .. } | Layer::QConvTranspose2d { .. } => {
+            u64::from(inp) * u64::from(c.out_channels) * taps
         }
+        _ => u64::from(out) * u64::from(c.in_channels) * taps,
     }
 }
 
