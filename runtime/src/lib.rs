@@ -105,7 +105,14 @@
 //!
 //! # Features
 //!
-//! None. The crate depends on `rrae-format` (reader only) and `libm`.
+//! - `f32`, `int8` (both default): the kernels of each model kind. A build
+//!   with only one refuses models of the other kind with
+//!   [`Error::Disabled`] and links none of their code, so an f32-only or
+//!   int8-only firmware pays only for its own kind
+//!   (`rrae-runtime = { default-features = false, features = ["int8"] }`).
+//! - `crc-table`: CRC-32 with a 1 kB table (faster load, more flash).
+//!
+//! The crate depends on `rrae-format` (reader only) and `libm`.
 #![no_std]
 #![deny(unsafe_code)]
 
