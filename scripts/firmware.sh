@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Firmware checks: the runtime on a Cortex-M4F in QEMU, results equal to the host's.
+# Firmware checks: the runtime on a Cortex-M4F and a Cortex-M0 in QEMU, results equal to the host's.
 #
-#   bash scripts/firmware.sh            # CI: install toolchain, clippy, build, QEMU run,
-#                                       #     instruction-count limit (scripts/icount.sh --check),
+#   bash scripts/firmware.sh            # CI: install toolchain, AD01 model (trainer import), clippy,
+#                                       #     build, QEMU run, instruction counts with the device
+#                                       #     results checked (scripts/icount.sh --check: shift + CNN
+#                                       #     and AD01 on the M4F, shift on the M0 without FPU),
 #                                       #     failure-path checks, thumbv7em + thumbv6m builds
 #   bash scripts/firmware.sh --regen    # first retrain/regenerate firmware-example/model/
-#                                       #     (and the CNN example: trains a small CNN, host-gen cnn-model)
+#                                       #     (and the CNN example: trains a small CNN, host-gen cnn-model;
+#                                       #     and model/ad01_expected.rs, host-gen ad01)
 #   bash scripts/firmware.sh --regen --placeholder   # regenerate with the random placeholder MLP
 #
 # Uses Debian rustc-web 1.96 + build-std, selected by firmware-example/rust-toolchain.toml
 # and .cargo/config.toml, which cargo finds from the CURRENT directory (hence the cd's).
-# The model and its expected host results are committed: CI never retrains.
+# The models and their expected host results are committed: CI never retrains. The exception
+# is model/ad01.rrae (1.06 MB, gitignored): `trainer import` makes it from the vendored
+# tests/data/ad01/ad01_fp32.tflite in about a second (the release trainer that bench/run also
+# builds); model/ad01_expected.rs holds its length and CRC, so an importer change that alters
+# the file fails the run with "run scripts/firmware.sh --regen".
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FW="$ROOT/firmware-example"
@@ -31,6 +38,11 @@ unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR RUSTC
 
 step "toolchain (idempotent)"
 bash "$ROOT/scripts/install-embedded-toolchain.sh"
+
+step "AD01 model: trainer import tests/data/ad01/ad01_fp32.tflite (not committed)"
+(cd "$ROOT" && cargo build --release --quiet -p rrae-trainer --bin trainer)
+"$ROOT/target/release/trainer" import "$ROOT/tests/data/ad01/ad01_fp32.tflite" --out "$FW/model/ad01.rrae" >/dev/null
+ls -l "$FW/model/ad01.rrae"
 
 if [ "$REGEN" = 1 ]; then
   step "regenerate firmware-example/model/"
@@ -61,13 +73,23 @@ if [ "$REGEN" = 1 ]; then
   else
     hostgen -- cnn-model "$FW/model"
   fi
+  hostgen -- ad01 "$FW/model/ad01.rrae" "$ROOT/tests/data/ad01/normal_id_01_00000000_hist_librosa.bin" \
+    "$FW/model/ad01_expected.rs"
+  # The int8 copy of the shift model (hand-quantized by host-gen until `trainer quantize` is
+  # used here) and its host results.
+  mkdir -p "$FW/model/int8"
+  hostgen -- quantize "$FW/model/model.rrae" "$FW/model/int8/model.rrae"
+  hostgen -- expected "$FW/model/int8/model.rrae" "$FW/model/int8" --dataset shift --cases 4 \
+    --source "host-gen quantize model/model.rrae (calibration: shift test split, min/max)"
 fi
 
 cd "$FW"
 rustc -V
 
-step "clippy -D warnings"
-cargo clippy --release -- -D warnings
+step "clippy -D warnings (M4F with AD01, M0)"
+cargo clippy --release --features ad01 -- -D warnings
+cargo clippy --release --target thumbv6m-none-eabi --bin shift -- -D warnings
+cargo clippy --release --bin shift --features int8 -- -D warnings
 
 step "build (thumbv7em-none-eabihf, release)"
 cargo build --release
@@ -80,9 +102,10 @@ if ! cargo run --release 2>&1 | tee "$LOG"; then
 fi
 grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU output" >&2; exit 1; }
 
-step "instruction counts in QEMU (-icount shift=0): shift model within 3.5 instructions per MAC"
-# Deterministic (two runs must agree); fails if encode or decode of the shift model
-# exceeds the limit (measured 2.91 / 3.44 at opt-level "s", docs/BENCHMARKS.md).
+step "QEMU -icount runs: AD01, int8 shift (M4F, M0), f32 shift (M0) checked against the host; shift within 3.5 instructions per MAC"
+# Deterministic (two runs must agree); fails if a device result differs from the host's
+# (ad01, shift f32/int8) or if encode or decode of the shift model on the M4F exceeds the
+# limit (measured 2.91 / 3.44 at opt-level "s", docs/BENCHMARKS.md).
 bash "$ROOT/scripts/icount.sh" --check 3.5
 
 step "failure paths must fail"

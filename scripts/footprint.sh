@@ -40,6 +40,25 @@ cargo build --release --quiet --bin minimal "${ZCFG[@]}"
 cp $ZREL/minimal target/footprint/minimal-z
 cargo build --release --quiet --bin minimal --features footprint-baseline "${ZCFG[@]}"
 cp $ZREL/minimal target/footprint/baseline-z
+# Cortex-M0 without FPU (thumbv6m-none-eabi, micro:bit layout): the same probe, and the
+# stack peaks printed by src/bin/shift.rs in QEMU -machine microbit.
+M0=thumbv6m-none-eabi
+cargo build --release --quiet --target $M0 --bin minimal
+cp target/$M0/release/minimal target/footprint/minimal-m0
+cargo build --release --quiet --target $M0 --bin minimal --features footprint-baseline
+cp target/$M0/release/minimal target/footprint/baseline-m0
+# The int8 copy of the model (model/int8/) through the same probe, M4F.
+cargo build --release --quiet --bin minimal --features int8
+cp $REL/minimal target/footprint/minimal-int8
+cargo run --release --quiet --bin minimal --features int8 >/dev/null 2>&1 || { echo "footprint: int8 minimal probe failed in QEMU" >&2; exit 1; }
+# Each kind of kernel alone (the runtime's cargo features): f32-only with the f32 model,
+# int8-only with the int8 copy.
+cargo build --release --quiet --bin minimal --no-default-features --features runtime-f32
+cp $REL/minimal target/footprint/minimal-f32only
+cargo build --release --quiet --bin minimal --no-default-features --features runtime-int8,int8
+cp $REL/minimal target/footprint/minimal-int8only
+cargo run --release --quiet --bin minimal --no-default-features --features runtime-int8,int8 >/dev/null 2>&1 || { echo "footprint: int8-only minimal probe failed in QEMU" >&2; exit 1; }
+cargo run --release --quiet --target $M0 --bin shift >target/footprint/qemu-m0.log 2>&1 || { cat target/footprint/qemu-m0.log; echo "footprint: M0 run failed" >&2; exit 1; }
 
 sec() { arm-none-eabi-size -A "$1" | awk -v s="$2" '$1==s {print $2; f=1} END {if (!f) print 0}'; }
 text_total=$(arm-none-eabi-size -B "$ELF" | awk 'NR==2 {print $1}')
@@ -77,8 +96,22 @@ min_flash_z=$(flash_of target/footprint/minimal-z)
 base_flash_z=$(flash_of target/footprint/baseline-z)
 marginal_z=$((min_flash_z - base_flash_z - model_len))
 
+int8_len=$(stat -c %s model/int8/model.rrae)
+marginal_int8=$(($(flash_of target/footprint/minimal-int8) - base_flash - int8_len))
+marginal_f32only=$(($(flash_of target/footprint/minimal-f32only) - base_flash - model_len))
+marginal_int8only=$(($(flash_of target/footprint/minimal-int8only) - base_flash - int8_len))
+int8_code=$(sum_re target/footprint/minimal-int8 '^<?rrae_runtime::int8::|^<rrae_runtime::model::Model>::q_')
+min_flash_m0=$(flash_of target/footprint/minimal-m0)
+marginal_m0=$((min_flash_m0 - $(flash_of target/footprint/baseline-m0) - model_len))
+# compiler-builtins' soft-float routines (f32 add/mul/div/compare/convert) the runtime pulls in.
+softfloat_m0=$(sum_re target/footprint/minimal-m0 '^(__aeabi_f|compiler_builtins::float::)')
+peak_enc_m0=$(sed -n 's/^shift ram: .*encode \([0-9]*\) B.*/\1/p' target/footprint/qemu-m0.log)
+peak_dec_m0=$(sed -n 's/^shift ram: .*decode \([0-9]*\) B.*/\1/p' target/footprint/qemu-m0.log)
+
 peak_enc=$(sed -n 's/.*peak encode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
 peak_dec=$(sed -n 's/.*peak decode \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
+peak_load=$(sed -n 's/^stack: peak from_bytes \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
+model_struct=$(sed -n 's/^stack: peak from_bytes .*size of Model \([0-9]*\) B.*/\1/p' target/footprint/qemu.log)
 # The CNN example (model/cnn.rrae, checked against the f64 reference).
 cnn_len=$(stat -c %s model/cnn.rrae)
 cnn_source=$(sed -n 's/^pub const CNN_SOURCE: &str = "\(.*\)";/\1/p' model/cnn_expected.rs)
@@ -118,6 +151,11 @@ Model: \`${model_name}\` — ${source_line}; input_dim ${input_dim}, k = ${rank}
 | formatting + semihosting in the example (\`core::fmt\`, \`cortex_m_semihosting\`; not part of the runtime) | ${fmt_code} | |
 | the model file (\`model.rrae\`, in flash, read in place) | ${model_len} | $(kb "$model_len") |
 | of which weights | ${weights_len} | $(kb "$weights_len") |
+| **runtime's marginal cost with the int8 copy of the model** (\`minimal --features int8\`, f32 API: f32 and int8 kernels linked; minus its model) | **${marginal_int8}** | $(kb "$marginal_int8") |
+| — int8 code by symbol sizes (\`rrae_runtime::int8::\`, \`Model::q_*\`; LTO inlines the dense kernel into them) | ${int8_code} | |
+| the int8 model file (\`model/int8/model.rrae\`, \`host-gen quantize\`) | ${int8_len} | $(kb "$int8_len") |
+| runtime's marginal cost with the f32 kernels only (\`--no-default-features --features runtime-f32\`, f32 model) | ${marginal_f32only} | $(kb "$marginal_f32only") |
+| **runtime's marginal cost with the int8 kernels only** (\`--no-default-features --features runtime-int8,int8\`, int8 model; issue #14 goal: under 8 kB) | **${marginal_int8only}** | $(kb "$marginal_int8only") |
 
 The \`minimal\` probe (\`firmware-example/src/bin/minimal.rs\`) loads the model,
 encodes one input and decodes it, with no printing; its baseline build keeps the
@@ -141,6 +179,8 @@ ${top_rt}
 | static data of the example (\`.data\` + \`.bss\` + \`.uninit\` = ${data} + ${bss} + ${uninit}) | ${static_ram} |
 | peak stack of \`encode\` (measured, stack painting) | ${peak_enc} |
 | peak stack of \`decode\` (measured, stack painting) | ${peak_dec} |
+| peak stack of \`Model::from_bytes\` (measured; once, at load: validation, CRC, metadata decoding) | ${peak_load} |
+| the \`Model\` value itself (\`size_of\`, in the caller's frame) | ${model_struct} |
 
 The model itself needs no RAM: \`Model::from_bytes\` validates the bytes once
 and borrows the weights from flash. Stack peaks are measured on the device:
@@ -199,7 +239,8 @@ History of the marginal cost (same probe, same model, \`opt-level = "s"\`):
 | one out-of-line tensor check in validation, metadata decoded in place, simpler \`scratch_floats\` | 9156 |
 | first encoder layer reads \`x\`, last decoder layer writes \`x_hat\` (scratch without \`input_dim\`: 1600 -> 512 B for this model; issue #7) | 9268 |
 | convolution layers (issue #9): one direct kernel for Conv2d and ConvTranspose2d (two specialized ones: 13384), geometry checks, decoding of the new variants | 12816 |
-| register-blocked `matvec` (issue #15): four rows x four lanes kept in registers at "s", shift model 12.5 / 13.9 -> 2.9 / 3.4 instructions per MAC in QEMU (docs/BENCHMARKS.md) | 13832 |
+| register-blocked \`matvec\` (issue #15): four rows x four lanes kept in registers at "s", shift model 12.5 / 13.9 -> 2.9 / 3.4 instructions per MAC in QEMU (docs/BENCHMARKS.md) | 13832 |
+| format 1.2 and the int8 kernels (branch \`int8-core\` merged; an f32-only firmware links the int8 code too: the layer kind is known only from the model bytes) | 20588 |
 | now | ${marginal} |
 
 By symbol sizes (code named after \`rrae_runtime\`/\`rrae_format\`: ${rt_code} B now,
@@ -223,6 +264,22 @@ Remaining flash levers: \`activate\`/\`libm\` (~1.2 kB for seven activations;
 a firmware that knows its activations could drop the others behind
 features), \`validate\` (~1.7 kB), and the UTF-8 check of the model name
 (~0.6 kB of \`core\` code and table; a byte-string name would change the API).
+
+## On a Cortex-M0 without FPU (\`thumbv6m-none-eabi\`)
+
+The same \`minimal\` probe and model built for \`thumbv6m-none-eabi\` (layout
+\`memory/microbit.x\`: 256 kB flash, 16 kB RAM), f32 through compiler-builtins'
+soft-float routines; stack peaks from \`src/bin/shift.rs\` in QEMU \`-machine microbit\`
+(it also checks the results against the host's, bit for bit). Instruction counts:
+docs/BENCHMARKS.md.
+
+| what | bytes |
+|---|---:|
+| runtime's marginal cost (probe with minus without, minus the model) | ${marginal_m0} |
+| of which soft-float routines (by symbol sizes) | ${softfloat_m0} |
+| whole \`minimal\` probe (of 262144 B flash) | ${min_flash_m0} |
+| scratch | $((scratch_floats * 4)) |
+| peak stack of \`encode\` / \`decode\` (measured) | ${peak_enc_m0} / ${peak_dec_m0} |
 
 ## Build times (this machine, 2 shared cores)
 

@@ -1,47 +1,63 @@
 #!/usr/bin/env bash
-# Instructions per call and per multiply-add of the runtime on a Cortex-M4F in QEMU.
+# Instructions per call and per multiply-add on Cortex-M cores in QEMU, with the
+# device results checked against the host's.
 #
 #   bash scripts/icount.sh                # the firmware's release profile (as the README builds it): table
 #   bash scripts/icount.sh --profiles     # also opt-level "z", "3", and "s" with the runtime at 3
-#   bash scripts/icount.sh --check 3.5    # exit 1 if the shift model's encode or decode
+#   bash scripts/icount.sh --check 3.5    # exit 1 if the shift model's encode or decode on the M4F
 #                                         #   exceeds 3.5 instructions per MAC (scripts/firmware.sh)
+#   bash scripts/icount.sh --microflow    # also AD01 int8 run by the MicroFlow crate (bench/microflow-ad01)
 #
-# Builds firmware-example/src/bin/icount.rs and runs it twice under
-# `qemu-system-arm -machine mps2-an386 -icount shift=0` (1 instruction = 1 ns of
-# virtual time; SysTick counts the 25 MHz core clock, 40 instructions a tick,
-# calibrated on a 2,000,000-instruction loop). The two runs must print the same
-# counts. Other profiles get their own target dirs (a first build takes minutes).
+# Rows (release profile): firmware-example/src/bin/icount.rs (shift + CNN, M4F),
+# src/bin/ad01.rs (MLPerf Tiny AD01 f32, M4F; needs model/ad01.rrae, which
+# scripts/firmware.sh makes), src/bin/shift.rs with --features int8 (the int8 copy in
+# model/int8/, row name shift8), and src/bin/shift.rs f32 and int8 built for
+# thumbv6m-none-eabi (Cortex-M0, no FPU, QEMU micro:bit with 32 kB RAM). Each runs twice under `qemu-system-arm -icount shift=0`
+# (1 instruction = 1 ns of virtual time; SysTick counts the core clock, calibrated on a
+# 2,000,000-instruction loop); the two runs must print the same counts, and ad01/shift
+# exit non-zero when a device result differs from the host's. Other profiles get their
+# own target dirs (a first build takes minutes).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FW="$ROOT/firmware-example"
 PROFILES=0
+MICROFLOW=0
 CHECK=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --profiles) PROFILES=1 ;;
+    --microflow) MICROFLOW=1 ;;
     --check) CHECK="${2:?--check needs a number}"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "icount.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR RUSTC
 command -v qemu-system-arm >/dev/null || bash "$ROOT/scripts/install-embedded-toolchain.sh"
-cd "$FW"
 
-QEMU=(timeout 60 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic
-      -semihosting-config enable=on,target=native -icount shift=0 -kernel)
+M4=thumbv7em-none-eabihf
+M0=thumbv6m-none-eabi
+qemu() {  # qemu TARGET ELF
+  case "$1" in
+    "$M4") timeout 120 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic \
+             -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" ;;
+    "$M0") timeout 120 qemu-system-arm -machine microbit -global nrf51-soc.sram-size=32768 -nographic \
+             -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" ;;
+  esac
+}
 
-# run LABEL TARGET_DIR [cargo --config ...]: builds, runs twice, prints the table rows.
+# run LABEL TARGET_DIR TARGET BIN [cargo args]: builds (from the current directory, whose
+# cargo config applies), runs twice, prints the table rows.
 run() {
-  local label=$1 dir=$2; shift 2
-  cargo build --release --quiet --bin icount --target-dir "$dir" "$@"
-  local elf="$dir/thumbv7em-none-eabihf/release/icount" out1 out2
-  out1=$("${QEMU[@]}" "$elf") || { echo "$out1"; echo "icount: QEMU run failed ($label)" >&2; exit 1; }
-  out2=$("${QEMU[@]}" "$elf")
+  local label=$1 dir=$2 target=$3 bin=$4; shift 4
+  cargo build --release --quiet --target "$target" --bin "$bin" --target-dir "$dir" "$@"
+  local elf="$dir/$target/release/$bin" out1 out2
+  out1=$(qemu "$target" "$elf") || { echo "$out1" >&2; echo "icount: QEMU run of $bin failed ($label)" >&2; exit 1; }
+  out2=$(qemu "$target" "$elf")
   if [ "$out1" != "$out2" ]; then
     diff <(echo "$out1") <(echo "$out2") >&2 || true
-    echo "icount: two runs differ ($label)" >&2; exit 1
+    echo "icount: two runs of $bin differ ($label)" >&2; exit 1
   fi
   local calib
   calib=$(echo "$out1" | awk '/^icount calibration/ {print $3 " ticks / " $6 " instructions"}')
@@ -51,14 +67,28 @@ run() {
     }'
 }
 
+cd "$FW"
+REL='release (`opt-level = "s"`)'
 echo "| build | model | operation | MACs | instructions | per MAC | calibration |"
 echo "|---|---|---|---:|---:|---:|---|"
-ROWS=$(run 'release (`opt-level = "s"`)' target)
+ROWS=$(run "$REL, M4F" target $M4 icount)
 echo "$ROWS"
+if [ -f model/ad01.rrae ]; then
+  run "$REL, M4F" target $M4 ad01 --features ad01
+else
+  echo "icount: model/ad01.rrae is missing (scripts/firmware.sh makes it): AD01 skipped" >&2
+fi
+run "$REL, M4F" target $M4 shift --features int8
+run "$REL, M0 (soft float)" target $M0 shift
+run "$REL, M0" target $M0 shift --features int8
 if [ "$PROFILES" = 1 ]; then
-  run '`opt-level = "z"`' target/icount-z --config 'profile.release.opt-level="z"'
-  run '`opt-level = 3`' target/icount-3 --config 'profile.release.opt-level=3'
-  run '"s", runtime at 3' target/icount-pkg3 --config 'profile.release.package.rrae-runtime.opt-level=3'
+  run '`opt-level = "z"`, M4F' target/icount-z $M4 icount --config 'profile.release.opt-level="z"'
+  run '`opt-level = 3`, M4F' target/icount-3 $M4 icount --config 'profile.release.opt-level=3'
+  run '"s", runtime at 3, M4F' target/icount-pkg3 $M4 icount --config 'profile.release.package.rrae-runtime.opt-level=3'
+fi
+if [ "$MICROFLOW" = 1 ]; then
+  # Its own project, lockfile and target dir; cargo config found from its directory.
+  (cd "$ROOT/bench/microflow-ad01" && run "MicroFlow 0.1.3, $REL, M4F" target $M4 microflow-ad01)
 fi
 
 if [ -n "$CHECK" ]; then
@@ -70,6 +100,6 @@ if [ -n "$CHECK" ]; then
     END {
       if (n != 2) { print "icount: shift encode/decode rows missing"; exit 1 }
       if (bad) exit 1
-      printf "icount: shift encode and decode within %s instructions per MAC\n", max
+      printf "icount: shift encode and decode within %s instructions per MAC on the M4F\n", max
     }' >&2
 fi

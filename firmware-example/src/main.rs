@@ -15,13 +15,13 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod stack;
-
 use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::hprintln;
+use rrae_firmware_example::qemu::{exit, finish, on_panic};
+use rrae_firmware_example::stack;
 use rrae_runtime::{include_model, Model};
 
 /// Values generated on the host by `host-gen` from `model/model.rrae`.
@@ -101,14 +101,6 @@ fn print_coeffs(label: &str, a: &[f32]) {
     hprintln!("  ]");
 }
 
-/// Ends the QEMU session with the given result; never returns.
-fn exit(success: bool) -> ! {
-    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
 #[entry]
 fn main() -> ! {
     stack::paint();
@@ -118,6 +110,8 @@ fn main() -> ! {
     // model header's scratch value (written by host-gen into expected.rs).
     let mut scratch = [0.0f32; SCRATCH_FLOATS];
 
+    // Peak stack of loading (validation, CRC, metadata decoding), measured once.
+    let (_, peak_load) = stack::measure(&mut || Model::from_bytes(black_box(MODEL)).is_ok());
     let model = match Model::from_bytes(MODEL) {
         Ok(m) => m,
         Err(e) => {
@@ -232,13 +226,13 @@ fn main() -> ! {
 
     // ---- footprint ----------------------------------------------------------
     hprintln!("stack: peak encode {} B, peak decode {} B (painted region {} B)", peak_encode, peak_decode, stack::painted_bytes());
+    hprintln!("stack: peak from_bytes {} B (size of Model {} B)", peak_load, core::mem::size_of::<Model>());
     hprintln!("ram: scratch {} B ({} floats)", SCRATCH_FLOATS * 4, SCRATCH_FLOATS);
 
     if cfg!(feature = "selftest-panic") {
         panic!("selftest panic");
     }
-    hprintln!("{}", if ok { "RESULT: PASS (device matches host)" } else { "RESULT: FAIL (device differs from host)" });
-    exit(ok)
+    finish(ok)
 }
 
 /// Runs the CNN example: encode and decode every test image (and decode
@@ -308,6 +302,5 @@ fn run_cnn() -> bool {
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    hprintln!("PANIC: {}", info);
-    exit(false)
+    on_panic(info)
 }

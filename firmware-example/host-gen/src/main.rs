@@ -19,6 +19,12 @@
 //!     split of a trainer built-in data set (only `shift`), else
 //!     deterministic shifted bumps), writing every result the firmware checks
 //!     to <out-dir>/expected.rs.
+//! host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]
+//!     Expected results of the MLPerf Tiny AD01 model on its real input
+//!     (see the `ad01` module) for `src/bin/ad01.rs`.
+//! host-gen quantize <f32.rrae> <out-int8.rrae>
+//!     A hand-quantized int8 copy of the f32 `shift` MLP (see the `quantize`
+//!     module), for `src/bin/shift.rs --features int8`.
 //! ```
 //!
 //! The firmware runs the same rrae-runtime source on the Cortex-M4F and must
@@ -34,6 +40,9 @@ use rrae_format::testing::{conv3x3_s2, reference_f64, Rng};
 use rrae_format::{AlignedBytes, ModelWriter};
 use rrae_runtime::Model;
 
+mod ad01;
+mod quantize;
+
 type Res<T> = Result<T, String>;
 
 fn main() -> ExitCode {
@@ -42,6 +51,8 @@ fn main() -> ExitCode {
         Some("placeholder-model") if args.len() == 2 => placeholder_model(Path::new(&args[1])),
         Some("cnn-model") if args.len() >= 2 => cnn_model(Path::new(&args[1]), &args[2..]),
         Some("expected") if args.len() >= 3 => expected(&args[1..]),
+        Some("ad01") => ad01::ad01(&args[1..]),
+        Some("quantize") => quantize::quantize(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -54,7 +65,9 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage:\n  host-gen placeholder-model <out.rrae>\n  host-gen cnn-model <out-dir> [--from <trained.rrae> --source TEXT]\n  \
-    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]";
+    host-gen expected <model.rrae> <out-dir> [--inputs <rows.npy|rows.csv> | --dataset NAME] [--cases N] [--source TEXT]\n  \
+    host-gen ad01 <ad01.rrae> <input.bin> <out.rs> [--windows I,J,..]\n  \
+    host-gen quantize <f32.rrae> <out-int8.rrae>";
 
 // ---------------------------------------------------------------- placeholder
 
@@ -153,7 +166,7 @@ fn cnn_conv(
 /// Dense 256 -> 2; Dense 2 -> 256 (relu) -> 4x8x8 ->
 /// ConvTranspose2d(4->1, 3x3, s2, p1, output_padding 1) -> 1x16x16.
 fn cnn_meta(w: &mut ModelWriter) -> Res<ModelMeta<'static>> {
-    let mut rng = Rng::new(0x434E_4E); // "CNN"
+    let mut rng = Rng::new(0x0043_4E4E); // "CNN"
     let half = CNN_SIDE / 2;
     let hidden = (CNN_CHANNELS * half * half) as usize;
     let down = Layer::Conv2d(cnn_conv(

@@ -6,7 +6,8 @@
 //! same skeleton (input, exit) but never touches the runtime or the model.
 //! `(text + rodata)` of the first minus the second, minus the model bytes, is
 //! what the runtime adds to a firmware's flash: its code, its constant
-//! tables, and the glue to call it.
+//! tables, and the glue to call it. With `--features int8` it runs the int8
+//! copy of the model through the same f32 API (int8 kernels linked).
 #![no_std]
 #![no_main]
 
@@ -15,13 +16,9 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
 
-#[allow(dead_code, clippy::excessive_precision, clippy::approx_constant)]
-mod expected {
-    include!("../../model/expected.rs");
-}
-
+use rrae_firmware_example::shift_model::expected;
 #[cfg(not(feature = "footprint-baseline"))]
-static MODEL: &[u8] = rrae_runtime::include_model!("../../model/model.rrae");
+use rrae_firmware_example::shift_model::MODEL;
 
 #[cfg(not(feature = "footprint-baseline"))]
 fn run(x: &[f32; expected::INPUT_DIM]) -> bool {
