@@ -232,8 +232,10 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A list of layers, decoded in place (no copy of the whole list).
+    /// A list of layers, decoded in place (no copy of the whole list) over
+    /// whatever `layers` held.
     fn layers(&mut self, layers: &mut Vec<Layer, MAX_LAYERS>) -> Result<()> {
+        layers.clear();
         let n = self.len()?;
         for _ in 0..n {
             let layer = self.layer()?;
@@ -243,7 +245,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Fills `meta` field by field, in wire order.
+    /// Fills `meta` field by field, in wire order, overwriting every field.
     fn meta(&mut self, meta: &mut ModelMeta<'a>) -> Result<()> {
         let n = self.len()?;
         meta.name = core::str::from_utf8(self.take(n)?).map_err(|_| Error::DeserializeBadUtf8)?;
@@ -269,33 +271,33 @@ impl<'a> Reader<'a> {
             },
             _ => Basis::Separate { u: self.tensor()? },
         };
-        if self.flag()? {
-            meta.sampler = Some(Sampler {
+        meta.sampler = match self.flag()? {
+            true => Some(Sampler {
                 mean: self.tensor()?,
                 chol: self.tensor()?,
-            });
-        }
-        if self.flag()? {
-            meta.params = Some(ParamTable {
+            }),
+            false => None,
+        };
+        meta.params = match self.flag()? {
+            true => Some(ParamTable {
                 param_dim: self.u32()?,
                 count: self.u32()?,
                 params: self.tensor()?,
                 coeffs: self.tensor()?,
-            });
-        }
+            }),
+            false => None,
+        };
         meta.singular_values = self.opt_tensor()?;
         Ok(())
     }
 }
 
 impl<'a> ModelMeta<'a> {
-    /// Decodes postcard-encoded metadata from the front of `bytes` and returns
-    /// it with the bytes after it: exactly what
-    /// `postcard::take_from_bytes::<ModelMeta>(bytes)` returns (same values,
-    /// same errors), with a fraction of its code size.
-    pub fn decode(bytes: &'a [u8]) -> core::result::Result<(ModelMeta<'a>, &'a [u8]), Error> {
-        let mut r = Reader { bytes };
-        let mut meta = ModelMeta {
+    /// Metadata of no model (no name, zero widths, no layers), to be
+    /// overwritten by [`decode_into`](Self::decode_into) or
+    /// [`ModelFile::read_into`](crate::ModelFile::read_into).
+    pub fn empty() -> ModelMeta<'a> {
+        ModelMeta {
             name: "",
             input_dim: 0,
             latent_dim: 0,
@@ -307,8 +309,37 @@ impl<'a> ModelMeta<'a> {
             sampler: None,
             params: None,
             singular_values: None,
-        };
-        r.meta(&mut meta)?;
-        Ok((meta, r.bytes))
+        }
+    }
+
+    /// Decodes postcard-encoded metadata from the front of `bytes` and returns
+    /// it with the bytes after it: exactly what
+    /// `postcard::take_from_bytes::<ModelMeta>(bytes)` returns (same values,
+    /// same errors), with a fraction of its code size.
+    ///
+    /// This returns a [`ModelMeta`] (4 kB) by value: where stack is short
+    /// (a Cortex-M0), decode into existing storage with
+    /// [`decode_into`](Self::decode_into).
+    pub fn decode(bytes: &'a [u8]) -> core::result::Result<(ModelMeta<'a>, &'a [u8]), Error> {
+        let mut meta = ModelMeta::empty();
+        let rest = meta.decode_into(bytes)?;
+        Ok((meta, rest))
+    }
+
+    /// [`decode`](Self::decode) in place: overwrites `self` with the
+    /// metadata at the front of `bytes` and returns the bytes after it, with
+    /// no `ModelMeta`-sized temporary. On an error `self` holds what was
+    /// decoded before it (use it only to overwrite it again).
+    ///
+    /// ```
+    /// use rrae_format::ModelMeta;
+    /// let mut meta = ModelMeta::empty();
+    /// // Truncated: a name of 3 bytes, then nothing.
+    /// assert!(meta.decode_into(&[3, b'a', b'b', b'c']).is_err());
+    /// ```
+    pub fn decode_into(&mut self, bytes: &'a [u8]) -> core::result::Result<&'a [u8], Error> {
+        let mut r = Reader { bytes };
+        r.meta(self)?;
+        Ok(r.bytes)
     }
 }

@@ -76,7 +76,8 @@ static CRC_NIBBLES: [u32; 16] = {
 };
 
 /// The decoded header. Field meanings and offsets are in `FORMAT.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// [`Default`] is all zeros (a placeholder, not a valid header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Header {
     /// Major format version.
     pub major: u16,

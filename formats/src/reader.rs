@@ -43,6 +43,40 @@ impl<'a> ModelFile<'a> {
     pub fn weights(&self) -> &'a [f32] {
         self.weights
     }
+
+    /// A file of no model (zero header, [`ModelMeta::empty`], no weights),
+    /// to be overwritten by [`read_into`](Self::read_into).
+    pub fn empty() -> ModelFile<'a> {
+        ModelFile {
+            header: Header::default(),
+            meta: ModelMeta::empty(),
+            weights: &[],
+        }
+    }
+
+    /// [`read`] in place: validates `bytes` and overwrites `self` with the
+    /// file, decoding the metadata straight into `self.meta` (no
+    /// `ModelMeta`-sized temporary; [`read`] and the runtime's
+    /// `Model::from_bytes` use it on storage they return).
+    ///
+    /// On an error `self` has no weights (every tensor is `&[]`) and
+    /// metadata decoded up to the error: use it only to read into it again.
+    ///
+    /// ```
+    /// use rrae_format::{FormatError, ModelFile};
+    /// let mut file = ModelFile::empty();
+    /// assert_eq!(file.read_into(b"RRAE"), Err(FormatError::Truncated { needed: 48, got: 4 }));
+    /// assert!(file.weights().is_empty());
+    /// ```
+    pub fn read_into(&mut self, bytes: &'a [u8]) -> Result<(), FormatError> {
+        self.weights = &[];
+        if cfg!(target_endian = "big") {
+            return Err(FormatError::BigEndian);
+        }
+        self.header = Header::parse(bytes)?;
+        self.weights = read_body(bytes, &self.header, &mut self.meta)?;
+        Ok(())
+    }
 }
 
 /// `bytes[start..end]` for section bounds that may not fit the buffer.
@@ -61,11 +95,28 @@ fn section(bytes: &[u8], start: u64, end: u64) -> Result<&[u8], FormatError> {
 ///
 /// `bytes` must be exactly the file and 4-byte aligned (see
 /// [`Aligned`](crate::Aligned)); otherwise [`FormatError::Misaligned`].
+///
+/// The metadata is decoded straight into the returned value
+/// ([`ModelFile::read_into`]): the stack holds no other copy of it.
 pub fn read(bytes: &[u8]) -> Result<ModelFile<'_>, FormatError> {
-    if cfg!(target_endian = "big") {
-        return Err(FormatError::BigEndian);
+    // Built in the return value and filled there: a `ModelFile` built first
+    // and then wrapped in `Ok` would be one more 4 kB copy on the stack.
+    let mut out = Ok(ModelFile::empty());
+    if let Ok(file) = &mut out {
+        if let Err(e) = file.read_into(bytes) {
+            out = Err(e);
+        }
     }
-    let header = Header::parse(bytes)?;
+    out
+}
+
+/// Everything [`read`] checks after the header: decodes the metadata into
+/// `meta` and returns the validated weights section.
+fn read_body<'a>(
+    bytes: &'a [u8],
+    header: &Header,
+    meta: &mut ModelMeta<'a>,
+) -> Result<&'a [f32], FormatError> {
     let file_len = u64::from(header.file_len);
     if (bytes.len() as u64) < file_len {
         return Err(FormatError::Truncated {
@@ -94,7 +145,9 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile<'_>, FormatError> {
     }
 
     let meta_bytes = section(bytes, HEADER_LEN as u64, meta_end)?;
-    let (meta, rest) = ModelMeta::decode(meta_bytes).map_err(FormatError::Metadata)?;
+    let rest = meta
+        .decode_into(meta_bytes)
+        .map_err(FormatError::Metadata)?;
     if !rest.is_empty() {
         return Err(FormatError::MetadataTrailingBytes { extra: rest.len() });
     }
@@ -119,18 +172,14 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile<'_>, FormatError> {
     let weight_bytes = section(bytes, weights_start, weights_end)?;
     let weights: &[f32] =
         bytemuck::try_cast_slice(weight_bytes).map_err(|_| FormatError::Misaligned)?;
-    validate(&meta, weight_bytes, header.weights_offset as usize)?;
+    validate(meta, weight_bytes, header.weights_offset as usize)?;
 
-    let computed = scratch_floats(&meta)?;
+    let computed = scratch_floats(meta)?;
     if computed != header.scratch {
         return Err(FormatError::ScratchMismatch {
             header: header.scratch,
             computed,
         });
     }
-    Ok(ModelFile {
-        header,
-        meta,
-        weights,
-    })
+    Ok(weights)
 }

@@ -7,14 +7,7 @@ use crate::error::FormatError;
 use crate::header::ALIGN;
 use crate::meta::{
     Activation, Basis, Layer, ModelMeta, Normalization, QActivation, QParams, Quant, TensorRef,
-    MAX_LAYERS,
 };
-use heapless::Vec;
-
-/// Upper bound on the tensors one metadata block can reference: six per
-/// quantized layer (weight, weight scale, bias, multiplier, shift, table) on
-/// both sides, and eight model-level ones.
-const MAX_TENSORS: usize = 6 * 2 * MAX_LAYERS + 8;
 
 /// Entries of an activation lookup table (one per int8 value).
 pub(crate) const TABLE_LEN: u32 = 256;
@@ -46,10 +39,12 @@ impl Elem {
 }
 
 /// Calls `f(name, tensor, expected length, element type)` for every tensor
-/// `meta` references.
+/// `meta` references. `f` is a `dyn`: one copy of this walk in flash for its
+/// callers (a generic one inlined in each costs ~1.5 kB on Cortex-M).
+#[inline(never)]
 fn for_each_tensor(
     meta: &ModelMeta<'_>,
-    mut f: impl FnMut(&'static str, TensorRef, Expect, Elem) -> Result<(), FormatError>,
+    f: &mut dyn FnMut(&'static str, TensorRef, Expect, Elem) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     let (input, latent, rank) = (
         u64::from(meta.input_dim),
@@ -289,9 +284,9 @@ pub(crate) fn tensor_slice<T: bytemuck::Pod>(weights: &[T], t: TensorRef) -> Opt
     weights.get(start..end)
 }
 
-/// Shape, alignment, bounds and finiteness (f32) of one tensor; returns its
-/// byte range. Not inlined: it is called from a dozen places in
-/// [`for_each_tensor`], and one copy in flash is enough.
+/// Shape, alignment, bounds and finiteness (f32) of one tensor. Not
+/// inlined: it is called from a dozen places in [`for_each_tensor`], and one
+/// copy in flash is enough.
 #[inline(never)]
 fn check_tensor(
     what: &'static str,
@@ -299,7 +294,7 @@ fn check_tensor(
     expect: Expect,
     elem: Elem,
     bytes: &[u8],
-) -> Result<(u32, u32), FormatError> {
+) -> Result<(), FormatError> {
     let len = u64::from(t.len);
     let (ok, expected) = match expect {
         Expect::Exactly(n) => (len == n, n),
@@ -331,8 +326,7 @@ fn check_tensor(
             return Err(FormatError::NonFinite { what });
         }
     }
-    // Fits: within `bytes`, whose length is a u32 header field.
-    Ok((t.offset, end as u32))
+    Ok(())
 }
 
 /// The value rules of a quantized layer's tensors (all in bounds): weights
@@ -373,10 +367,8 @@ fn check_quant_values(q: &Quant, bytes: &[u8]) -> Result<(), FormatError> {
 /// (4-byte aligned), which starts at file offset `base`.
 pub(crate) fn validate(meta: &ModelMeta<'_>, bytes: &[u8], base: usize) -> Result<(), FormatError> {
     check_structure(meta)?;
-    let mut ranges: Vec<(u32, u32), MAX_TENSORS> = Vec::new();
-    for_each_tensor(meta, |what, t, expect, elem| {
-        let range = check_tensor(what, t, expect, elem, bytes)?;
-        ranges.push(range).map_err(|_| FormatError::TooLarge)
+    for_each_tensor(meta, &mut |what, t, expect, elem| {
+        check_tensor(what, t, expect, elem, bytes)
     })?;
     let floats: &[f32] = bytemuck::try_cast_slice(bytes).map_err(|_| FormatError::Misaligned)?;
     if let Normalization::PerFeature { scale, .. } = meta.normalization {
@@ -390,28 +382,51 @@ pub(crate) fn validate(meta: &ModelMeta<'_>, bytes: &[u8], base: usize) -> Resul
             check_quant_values(q, bytes)?;
         }
     }
-    check_layout(&mut ranges, bytes, base)
+    check_layout(meta, bytes, base)
+}
+
+/// A tensor's place in the layout order: by offset, then (equal offsets) in
+/// [`for_each_tensor`]'s order, the order a stable sort by offset gives.
+type LayoutKey = (u32, usize);
+
+/// The tensor after `after` in the layout order, as its key and byte range
+/// end, or `None` after the last one: one pass over the tensors.
+fn next_in_layout(
+    meta: &ModelMeta<'_>,
+    after: Option<LayoutKey>,
+) -> Result<Option<(LayoutKey, usize)>, FormatError> {
+    let mut next: Option<(LayoutKey, usize)> = None;
+    let mut index = 0;
+    for_each_tensor(meta, &mut |_, t, _, elem| {
+        let key = (t.offset, index);
+        index += 1;
+        if after.is_none_or(|a| key > a) && next.is_none_or(|(n, _)| key < n) {
+            // Fits: check_tensor accepted the range within the section.
+            let end = u64::from(t.offset) + u64::from(t.len) * elem.size();
+            next = Some((key, end as usize));
+        }
+        Ok(())
+    })?;
+    Ok(next)
 }
 
 /// Tensors (byte ranges) do not overlap and every byte outside them is zero.
-fn check_layout(ranges: &mut [(u32, u32)], bytes: &[u8], base: usize) -> Result<(), FormatError> {
-    // Insertion sort: a model has a few dozen tensors, and core's
-    // `sort_unstable` costs ~5.5 kB of flash on Cortex-M (docs/FOOTPRINT.md).
-    for i in 1..ranges.len() {
-        let mut j = i;
-        while j > 0 && ranges[j - 1].0 > ranges[j].0 {
-            ranges.swap(j - 1, j);
-            j -= 1;
-        }
-    }
+///
+/// The ranges are visited in offset order without storing them (a list of
+/// every tensor would be 1.6 kB of stack): each step is one pass over the
+/// tensors for the next one, `O(n^2)` for a few dozen tensors.
+fn check_layout(meta: &ModelMeta<'_>, bytes: &[u8], base: usize) -> Result<(), FormatError> {
     let mut end = 0usize; // end of the previous tensor, in bytes
-    for &(start, stop) in ranges.iter() {
+    let mut after = None;
+    while let Some((key, stop)) = next_in_layout(meta, after)? {
+        let start = key.0;
         let start_at = start as usize; // in bounds: checked above
         if start_at < end {
             return Err(FormatError::TensorOverlap { offset: start });
         }
         check_zero(bytes.get(end..start_at).unwrap_or(&[]), base + end)?;
-        end = stop as usize;
+        end = stop;
+        after = Some(key);
     }
     check_zero(bytes.get(end..).unwrap_or(&[]), base + end)
 }
@@ -421,5 +436,80 @@ pub(crate) fn check_zero(padding: &[u8], at: usize) -> Result<(), FormatError> {
     match padding.iter().position(|&b| b != 0) {
         Some(i) => Err(FormatError::NonZeroPadding { at: at + i }),
         None => Ok(()),
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::testing::{random_int8_model, random_model};
+    use crate::AlignedBytes;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// The layout check as it was with a stored list: every range, a stable
+    /// sort by offset, one scan.
+    fn check_layout_sorted(
+        meta: &ModelMeta<'_>,
+        bytes: &[u8],
+        base: usize,
+    ) -> Result<(), FormatError> {
+        let mut ranges = Vec::new();
+        for_each_tensor(meta, &mut |_, t, _, elem| {
+            let end = u64::from(t.offset) + u64::from(t.len) * elem.size();
+            ranges.push((t.offset as usize, end as usize));
+            Ok(())
+        })?;
+        ranges.sort_by_key(|r| r.0);
+        let mut end = 0;
+        for (start, stop) in ranges {
+            if start < end {
+                return Err(FormatError::TensorOverlap {
+                    offset: start as u32,
+                });
+            }
+            check_zero(bytes.get(end..start).unwrap_or(&[]), base + end)?;
+            end = stop;
+        }
+        check_zero(bytes.get(end..).unwrap_or(&[]), base + end)
+    }
+
+    /// Moves every tensor of the dense layers to an offset from `offsets`
+    /// (cycled): ties, overlaps and gaps.
+    fn move_tensors(meta: &mut ModelMeta<'_>, offsets: &[u32]) {
+        let mut next = offsets.iter().cycle();
+        for layer in meta.encoder.iter_mut().chain(meta.decoder.iter_mut()) {
+            if let Layer::Dense { weight, bias, .. } = layer {
+                weight.offset = *next.next().unwrap_or(&0);
+                bias.offset = *next.next().unwrap_or(&0);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn layout_order_without_a_list_equals_a_stable_sort(
+            seed in 0u64..64,
+            int8 in any::<bool>(),
+            slots in proptest::collection::vec(0u32..24, 1..12),
+            dirt in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..), 0..3),
+        ) {
+            let (_, file) = if int8 { random_int8_model(seed) } else { random_model(seed) };
+            let file = AlignedBytes::new(&file);
+            let file = crate::read(&file).unwrap();
+            let mut meta = file.meta.clone();
+            let mut bytes: Vec<u8> = bytemuck::cast_slice(file.weights()).to_vec();
+            let offsets: Vec<u32> = slots.iter().map(|s| s * ALIGN as u32).collect();
+            move_tensors(&mut meta, &offsets);
+            for (at, v) in dirt {
+                let i = at.index(bytes.len());
+                bytes[i] = v;
+            }
+            let base = file.header.weights_offset as usize;
+            prop_assert_eq!(
+                check_layout(&meta, &bytes, base),
+                check_layout_sorted(&meta, &bytes, base)
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `ModelMeta::decode` (hand-written, small) against
 //! `postcard::take_from_bytes::<ModelMeta>` (serde): the same values, the same
-//! remainder and the same errors, on valid, corrupted and arbitrary bytes.
+//! remainder and the same errors, on valid, corrupted and arbitrary bytes;
+//! `ModelMeta::decode_into` over previously decoded metadata.
 #![cfg(feature = "std")]
 
 use proptest::prelude::*;
@@ -218,6 +219,26 @@ fn every_single_byte_corruption_decodes_identically() {
                 bad[i] = v;
                 same(&bad);
             }
+        }
+    }
+}
+
+#[test]
+fn decode_into_overwrites_whatever_the_metadata_held() {
+    // Every encoding decoded over every other one, and over the leftovers
+    // of a failed decode, gives what a fresh decode gives.
+    let all = encodings();
+    let mut meta = ModelMeta::empty();
+    for (i, bytes) in all.iter().enumerate() {
+        for other in [&all[(i + 1) % all.len()], &all[all.len() - 1 - i]] {
+            let _ = meta.decode_into(other);
+            let expected = format!("{:?}", ModelMeta::decode(bytes));
+            let rest = meta.decode_into(bytes);
+            assert_eq!(format!("{:?}", rest.map(|r| (&meta, r))), expected);
+            // Leftovers of an error part way (a truncation), then a decode.
+            assert!(meta.decode_into(&other[..other.len() - 1]).is_err());
+            let rest = meta.decode_into(bytes);
+            assert_eq!(format!("{:?}", rest.map(|r| (&meta, r))), expected);
         }
     }
 }

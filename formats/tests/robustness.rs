@@ -1,5 +1,6 @@
 //! Property tests of the reader on valid and corrupted files: round trips,
-//! truncation, bit flips, overwrites, and hostile header values.
+//! truncation, bit flips, overwrites, hostile header values, and
+//! `ModelFile::read_into` over a previously read file.
 #![cfg(feature = "std")]
 
 use proptest::prelude::*;
@@ -7,7 +8,7 @@ use rrae_format::header::{crc32, HEADER_LEN};
 use rrae_format::testing::{
     random_conv_model, random_int8_model, random_model, tiny_cnn_model, tiny_int8_model, tiny_model,
 };
-use rrae_format::{read, AlignedBytes, FormatError, Header};
+use rrae_format::{read, AlignedBytes, FormatError, Header, ModelFile};
 
 /// Reads an aligned copy of `bytes`.
 fn read_copy(bytes: &[u8]) -> Result<(), FormatError> {
@@ -65,6 +66,41 @@ fn crc_fixed_byte_changes_of_the_int8_model_are_checked() {
         }
     }
     assert!(rejected > 0);
+}
+
+#[test]
+fn read_into_a_used_file_equals_read() {
+    // One `ModelFile` read into again and again, across kinds and after
+    // failures: each result is what `read` gives for those bytes.
+    let mut buffers = Vec::new();
+    for seed in 0..8 {
+        for bytes in random_models(seed) {
+            let mut flipped = bytes.clone();
+            flipped[HEADER_LEN + 1] ^= 0x40;
+            fix_crcs(&mut flipped);
+            buffers.push(AlignedBytes::new(&bytes));
+            buffers.push(AlignedBytes::new(&bytes[..bytes.len() - 4]));
+            buffers.push(AlignedBytes::new(&flipped));
+            buffers.push(AlignedBytes::new(&bytes));
+        }
+    }
+    let mut file = ModelFile::empty();
+    for b in &buffers {
+        match (file.read_into(b), read(b)) {
+            (Ok(()), Ok(fresh)) => {
+                assert_eq!(file.header, fresh.header);
+                assert_eq!(format!("{:?}", file.meta), format!("{:?}", fresh.meta));
+                // Bits: an int8 file's weights seen as f32 may hold NaNs.
+                let bits = |w: &[f32]| w.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(file.weights()), bits(fresh.weights()));
+            }
+            (Err(e), Err(fresh)) => {
+                assert_eq!(e, fresh);
+                assert!(file.weights().is_empty());
+            }
+            (ours, fresh) => panic!("read_into {ours:?}, read {:?}", fresh.err()),
+        }
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use core::mem::swap;
 
 use rrae_format::meta::{Basis, Layer, ModelMeta, Normalization, QParams};
-use rrae_format::{read, ModelFile};
+use rrae_format::ModelFile;
 
 use crate::error::Error;
 use crate::int8;
@@ -54,12 +54,38 @@ impl<'a> Model<'a> {
     /// buffer. Any defect gives [`Error::Format`].
     /// A model of a kind whose cargo feature is off (`f32`, `int8`) gives
     /// [`Error::Disabled`].
+    ///
+    /// The metadata (4 kB) is decoded straight into the returned value
+    /// ([`ModelFile::read_into`]), so loading needs about that much stack
+    /// besides the result.
+    // Inlined so that `out` is the caller's own result: a call would build
+    // `out` in this frame and copy it to the caller's (rustc does not
+    // construct a returned `Result` in place), another 4 kB of stack.
+    #[inline(always)]
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-        let file = read(bytes)?;
-        match file.meta.is_quantized() {
+        // Filled where it is returned: building a `Model` and then wrapping
+        // it in `Ok` would put one more copy of it on the stack.
+        let mut out = Ok(Model {
+            file: ModelFile::empty(),
+        });
+        if let Ok(model) = &mut out {
+            if let Err(e) = model.load(bytes) {
+                out = Err(e);
+            }
+        }
+        out
+    }
+
+    /// Reads `bytes` into `self` ([`ModelFile::read_into`]) and refuses a
+    /// model whose kind's feature is off. Not inlined: its callees' frames
+    /// stay out of the caller of [`from_bytes`](Self::from_bytes).
+    #[inline(never)]
+    fn load(&mut self, bytes: &'a [u8]) -> Result<(), Error> {
+        self.file.read_into(bytes)?;
+        match self.file.meta.is_quantized() {
             true if !cfg!(feature = "int8") => Err(Error::Disabled { feature: "int8" }),
             false if !cfg!(feature = "f32") => Err(Error::Disabled { feature: "f32" }),
-            _ => Ok(Model { file }),
+            _ => Ok(()),
         }
     }
 
