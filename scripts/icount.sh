@@ -12,7 +12,7 @@
 # src/bin/ad01.rs (MLPerf Tiny AD01 f32, M4F; needs model/ad01.rrae, which
 # scripts/firmware.sh makes), src/bin/shift.rs with --features int8 (the int8 copy in
 # model/int8/, row name shift8), and src/bin/shift.rs f32 and int8 built for
-# thumbv6m-none-eabi (Cortex-M0, no FPU, QEMU micro:bit with 32 kB RAM). Each runs twice under `qemu-system-arm -icount shift=0`
+# thumbv6m-none-eabi (Cortex-M0, no FPU, QEMU micro:bit with 16 kB RAM). Each runs twice under `qemu-system-arm -icount shift=0`
 # (1 instruction = 1 ns of virtual time; SysTick counts the core clock, calibrated on a
 # 2,000,000-instruction loop); the two runs must print the same counts, and ad01/shift
 # exit non-zero when a device result differs from the host's. Other profiles get their
@@ -42,7 +42,7 @@ qemu() {  # qemu TARGET ELF
   case "$1" in
     "$M4") timeout 120 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic \
              -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" ;;
-    "$M0") timeout 120 qemu-system-arm -machine microbit -global nrf51-soc.sram-size=32768 -nographic \
+    "$M0") timeout 120 qemu-system-arm -machine microbit -nographic \
              -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" ;;
   esac
 }
