@@ -62,8 +62,14 @@ pub fn check_read(bytes: &[u8]) {
     }
     for layer in file.meta.encoder.iter().chain(&file.meta.decoder) {
         let (weight, bias) = (layer.weight(), layer.bias());
-        assert_eq!(file.tensor(weight).len(), weight.len as usize);
-        assert_eq!(file.tensor(bias).len(), bias.len as usize);
+        // Int8 layers (format 1.2): i8 weights, i32 biases.
+        let (w_len, b_len) = if layer.is_quantized() {
+            (file.tensor_i8(weight).len(), file.tensor_i32(bias).len())
+        } else {
+            (file.tensor(weight).len(), file.tensor(bias).len())
+        };
+        assert_eq!(w_len, weight.len as usize);
+        assert_eq!(b_len, bias.len as usize);
         assert!(layer.checked_dims().is_ok());
     }
     let shifted = AlignedBytes::new(&[&[0u8][..], bytes].concat());
