@@ -18,8 +18,8 @@ use heapless::Vec;
 use postcard::Error;
 
 use crate::meta::{
-    Activation, Basis, Conv, Layer, ModelMeta, Normalization, ParamTable, Sampler, TensorRef,
-    MAX_LAYERS,
+    Activation, Basis, Conv, ConvGeometry, Layer, ModelMeta, Normalization, ParamTable,
+    QActivation, QParams, Quant, Sampler, TensorRef, MAX_LAYERS,
 };
 
 type Result<T> = core::result::Result<T, Error>;
@@ -70,6 +70,17 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32> {
         // Fits: a 32-bit varint has at most 32 significant bits.
         self.varint(32).map(|v| v as u32)
+    }
+
+    /// An `i32`: a zigzag-encoded 32-bit varint.
+    fn i32(&mut self) -> Result<i32> {
+        let n = self.u32()?;
+        Ok((n >> 1) as i32 ^ -((n & 1) as i32))
+    }
+
+    /// An `i8`: one byte, two's complement.
+    fn i8(&mut self) -> Result<i8> {
+        Ok(self.byte()? as i8)
     }
 
     fn len(&mut self) -> Result<usize> {
@@ -132,8 +143,8 @@ impl<'a> Reader<'a> {
         Ok([self.u32()?, self.u32()?])
     }
 
-    fn conv(&mut self) -> Result<Conv> {
-        Ok(Conv {
+    fn geometry(&mut self) -> Result<ConvGeometry> {
+        Ok(ConvGeometry {
             in_channels: self.u32()?,
             in_height: self.u32()?,
             in_width: self.u32()?,
@@ -141,14 +152,57 @@ impl<'a> Reader<'a> {
             kernel: self.pair()?,
             stride: self.pair()?,
             padding: self.pair()?,
+        })
+    }
+
+    fn conv(&mut self) -> Result<Conv> {
+        let g = self.geometry()?;
+        Ok(Conv {
+            in_channels: g.in_channels,
+            in_height: g.in_height,
+            in_width: g.in_width,
+            out_channels: g.out_channels,
+            kernel: g.kernel,
+            stride: g.stride,
+            padding: g.padding,
             weight: self.tensor()?,
             bias: self.tensor()?,
             activation: self.activation()?,
         })
     }
 
+    fn qparams(&mut self) -> Result<QParams> {
+        Ok(QParams {
+            scale: self.f32()?,
+            zero_point: self.i32()?,
+        })
+    }
+
+    fn quant(&mut self) -> Result<Quant> {
+        Ok(Quant {
+            input: self.qparams()?,
+            weight: self.tensor()?,
+            weight_scale: self.tensor()?,
+            bias: self.tensor()?,
+            multiplier: self.tensor()?,
+            shift: self.tensor()?,
+            output: self.qparams()?,
+            activation: match self.variant(2)? {
+                0 => QActivation::Clamp {
+                    min: self.i8()?,
+                    max: self.i8()?,
+                },
+                _ => QActivation::Table {
+                    table: self.tensor()?,
+                    output: self.qparams()?,
+                    source: self.activation()?,
+                },
+            },
+        })
+    }
+
     fn layer(&mut self) -> Result<Layer> {
-        Ok(match self.variant(3)? {
+        Ok(match self.variant(6)? {
             0 => Layer::Dense {
                 in_dim: self.u32()?,
                 out_dim: self.u32()?,
@@ -157,9 +211,23 @@ impl<'a> Reader<'a> {
                 activation: self.activation()?,
             },
             1 => Layer::Conv2d(self.conv()?),
-            _ => Layer::ConvTranspose2d {
+            2 => Layer::ConvTranspose2d {
                 conv: self.conv()?,
                 output_padding: self.pair()?,
+            },
+            3 => Layer::QDense {
+                in_dim: self.u32()?,
+                out_dim: self.u32()?,
+                q: self.quant()?,
+            },
+            4 => Layer::QConv2d {
+                conv: self.geometry()?,
+                q: self.quant()?,
+            },
+            _ => Layer::QConvTranspose2d {
+                conv: self.geometry()?,
+                output_padding: self.pair()?,
+                q: self.quant()?,
             },
         })
     }

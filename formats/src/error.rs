@@ -149,6 +149,51 @@ pub enum FormatError {
         /// Oldest minor version that has every feature used.
         required: u16,
     },
+    /// A model mixes f32 and int8 layers (a model is all one or the other).
+    MixedLayerKinds,
+    /// An int8 model with a [`Basis::Separate`](crate::meta::Basis::Separate)
+    /// basis (int8 models fold it into the layers).
+    QuantizedSeparateBasis,
+    /// A quantized layer's input parameters differ from the previous
+    /// layer's output parameters.
+    QuantChain,
+    /// A quantization scale is zero, negative or not finite.
+    BadScale {
+        /// `"activation"` (a [`QParams`](crate::meta::QParams)) or `"weight"`.
+        what: &'static str,
+    },
+    /// A zero point is outside `-128..=127`.
+    BadZeroPoint {
+        /// The zero point.
+        zero_point: i32,
+    },
+    /// An int8 weight is `-128` (weights are symmetric, `-127..=127`).
+    BadWeight {
+        /// The weight.
+        value: i8,
+    },
+    /// A requantization multiplier is outside `2^30..=2^31 - 1`.
+    BadMultiplier {
+        /// The multiplier.
+        multiplier: i32,
+    },
+    /// A requantization shift is outside `-31..=30`.
+    BadShift {
+        /// The shift.
+        shift: i32,
+    },
+    /// An activation lookup table does not have 256 entries.
+    BadTableLength {
+        /// Entries stored.
+        got: u32,
+    },
+    /// A clamp activation's `min` is greater than its `max`.
+    BadClamp {
+        /// Lower bound.
+        min: i8,
+        /// Upper bound.
+        max: i8,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -227,6 +272,27 @@ impl fmt::Display for FormatError {
                 f,
                 "file says format 1.{minor} but uses features of 1.{required}"
             ),
+            MixedLayerKinds => f.write_str("the model mixes f32 and int8 layers"),
+            QuantizedSeparateBasis => {
+                f.write_str("an int8 model needs a folded basis, not a separate one")
+            }
+            QuantChain => f.write_str(
+                "a quantized layer's input parameters differ from the previous layer's output",
+            ),
+            BadScale { what } => write!(f, "{what} scale is zero, negative or not finite"),
+            BadZeroPoint { zero_point } => {
+                write!(f, "zero point {zero_point} is outside -128..=127")
+            }
+            BadWeight { value } => write!(f, "int8 weight {value} is outside -127..=127"),
+            BadMultiplier { multiplier } => write!(
+                f,
+                "requantization multiplier {multiplier} is outside 2^30..=2^31-1"
+            ),
+            BadShift { shift } => write!(f, "requantization shift {shift} is outside -31..=30"),
+            BadTableLength { got } => {
+                write!(f, "activation table has {got} entries, expected 256")
+            }
+            BadClamp { min, max } => write!(f, "clamp bounds {min}..={max} are reversed"),
         }
     }
 }

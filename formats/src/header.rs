@@ -10,8 +10,9 @@ pub const MAJOR: u16 = 1;
 /// Newest minor format version this crate reads. The writer stamps each
 /// file with the oldest minor that holds it
 /// ([`ModelMeta::required_minor`](crate::ModelMeta::required_minor)): `0` for
-/// dense-only models, `1` for models with convolution layers.
-pub const MINOR: u16 = 1;
+/// dense-only models, `1` for models with convolution layers, `2` for int8
+/// models.
+pub const MINOR: u16 = 2;
 /// Size of the header in bytes; the metadata starts right after it.
 pub const HEADER_LEN: usize = 48;
 /// Alignment of the weights section and of every tensor in it, in bytes.
@@ -93,7 +94,8 @@ pub struct Header {
     pub weights_len: u32,
     /// Total file length in bytes.
     pub file_len: u32,
-    /// Floats of scratch the runtime needs, see [`scratch_floats`](crate::scratch_floats).
+    /// Scratch the runtime needs, in 4-byte words (floats for an f32 model),
+    /// see [`scratch_floats`](crate::scratch_floats).
     pub scratch: u32,
     /// CRC-32 of bytes `[48, file_len)`.
     pub body_crc: u32,

@@ -69,6 +69,8 @@ mod decode;
 mod error;
 pub mod header;
 pub mod meta;
+#[cfg(feature = "std")]
+pub mod quant;
 mod reader;
 mod scratch;
 #[cfg(feature = "std")]

@@ -93,6 +93,109 @@ pub enum Layer {
         /// output; each smaller than the stride along its axis.
         output_padding: [u32; 2],
     },
+    /// Int8 [`Layer::Dense`]: `weight` (in `q`) is `out_dim x in_dim` `i8`,
+    /// row-major. Arithmetic in [`Quant`]. Since format 1.2.
+    QDense {
+        /// Input width.
+        in_dim: u32,
+        /// Output width.
+        out_dim: u32,
+        /// Quantized tensors and parameters.
+        q: Quant,
+    },
+    /// Int8 [`Layer::Conv2d`] (TFLite `CONV_2D`, per-channel): `q.weight` is
+    /// `out_channels x in_channels x kh x kw` `i8`; padded pixels hold the
+    /// input zero point (they add nothing). Since format 1.2.
+    QConv2d {
+        /// Geometry (of this layer's input).
+        conv: ConvGeometry,
+        /// Quantized tensors and parameters.
+        q: Quant,
+    },
+    /// Int8 [`Layer::ConvTranspose2d`] (TFLite `TRANSPOSE_CONV`): `q.weight`
+    /// is `in_channels x out_channels x kh x kw` `i8`. Since format 1.2.
+    QConvTranspose2d {
+        /// Geometry (of this layer's input).
+        conv: ConvGeometry,
+        /// As in [`Layer::ConvTranspose2d`].
+        output_padding: [u32; 2],
+        /// Quantized tensors and parameters.
+        q: Quant,
+    },
+}
+
+/// Int8 quantization parameters of a tensor (TFLite's asymmetric scheme):
+/// `real = scale * (q - zero_point)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QParams {
+    /// Finite, `> 0`.
+    pub scale: f32,
+    /// In `-128..=127`.
+    pub zero_point: i32,
+}
+
+/// The tensors and parameters of a quantized layer (format 1.2; arithmetic
+/// bit-identical to TFLite's reference int8 kernels, see `FORMAT.md`):
+///
+/// ```text
+/// acc[c] = bias[c] + sum (x_q - input.zero_point) * w_q            (i32)
+/// v[c]   = MultiplyByQuantizedMultiplier(acc[c], multiplier[c], shift[c]) + output.zero_point
+/// y[c]   = clamp(v[c], min, max)  or  table[clamp(v[c], -128, 127) + 128]
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quant {
+    /// Of the layer's int8 input; equals the previous layer's output.
+    pub input: QParams,
+    /// `i8` weights (zero point 0, values in `-127..=127`), the f32 layer's
+    /// shape and layout.
+    pub weight: TensorRef,
+    /// `f32` weight scales: 1 (per tensor) or one per output channel.
+    pub weight_scale: TensorRef,
+    /// `i32` biases, one per output channel, at scale `input.scale * weight_scale[c]`.
+    pub bias: TensorRef,
+    /// `i32` requantization significands (TFLite `QuantizeMultiplier`), in
+    /// `2^30..=2^31 - 1`; as many as `weight_scale`.
+    pub multiplier: TensorRef,
+    /// `i32` requantization exponents, in `-31..=30`; as many as `weight_scale`.
+    pub shift: TensorRef,
+    /// Of the requantized accumulator: the layer's output for a
+    /// [`QActivation::Clamp`], the table's input for a [`QActivation::Table`].
+    pub output: QParams,
+    /// Applied to the requantized accumulator.
+    pub activation: QActivation,
+}
+
+/// The activation of a quantized layer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum QActivation {
+    /// `y = clamp(v, min, max)`, `min <= max`: identity is `-128..=127`, ReLU
+    /// `max(zp, -128)..=127`, ReLU6 `..=min(127, round(6 / s) + zp)`.
+    Clamp {
+        /// Lower bound.
+        min: i8,
+        /// Upper bound.
+        max: i8,
+    },
+    /// `y = table[clamp(v, -128, 127) + 128]`.
+    Table {
+        /// `i8`, 256 entries.
+        table: TensorRef,
+        /// Of `y`, the layer's output.
+        output: QParams,
+        /// The f32 activation the table was built from (informational; the
+        /// runtime uses only the table).
+        source: Activation,
+    },
+}
+
+impl Quant {
+    /// The quantization parameters of the layer's output (after the activation).
+    pub fn output_qparams(&self) -> QParams {
+        match self.activation {
+            QActivation::Clamp { .. } => self.output,
+            QActivation::Table { output, .. } => output,
+        }
+    }
 }
 
 /// Geometry and parameters shared by [`Layer::Conv2d`] and
@@ -169,7 +272,7 @@ fn fit(v: u64) -> Result<u32, Geometry> {
     u32::try_from(v).map_err(|_| Geometry::TooLarge)
 }
 
-impl Conv {
+impl ConvGeometry {
     /// `[in_channels, in_height, in_width]`.
     pub fn input_shape(&self) -> [u32; 3] {
         [self.in_channels, self.in_height, self.in_width]
@@ -287,7 +390,7 @@ impl Conv {
         })
     }
 
-    /// Elements of `weight`: `in_channels * out_channels * kh * kw`, if it
+    /// Elements of the weight: `in_channels * out_channels * kh * kw`, if it
     /// fits in a `u32`.
     pub(crate) fn weight_len(&self) -> Result<u32, Geometry> {
         let n = [self.out_channels, self.kernel[0], self.kernel[1]]
@@ -297,6 +400,61 @@ impl Conv {
             })
             .ok_or(Geometry::TooLarge)?;
         fit(n)
+    }
+}
+
+/// The geometry of a convolution: [`Conv`] without its tensors and
+/// activation, shared with the quantized layers ([`Layer::QConv2d`],
+/// [`Layer::QConvTranspose2d`]). Its seven fields are [`Conv`]'s first seven,
+/// in the same order (postcard writes both without framing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvGeometry {
+    /// Input channels `C`.
+    pub in_channels: u32,
+    /// Input height `H`.
+    pub in_height: u32,
+    /// Input width `W`.
+    pub in_width: u32,
+    /// Output channels.
+    pub out_channels: u32,
+    /// Kernel size `[kh, kw]`.
+    pub kernel: [u32; 2],
+    /// Stride `[sh, sw]`.
+    pub stride: [u32; 2],
+    /// Zero padding `[ph, pw]`, on both sides (see [`Conv::padding`]).
+    pub padding: [u32; 2],
+}
+
+impl Conv {
+    /// The geometry fields.
+    pub fn geometry(&self) -> ConvGeometry {
+        ConvGeometry {
+            in_channels: self.in_channels,
+            in_height: self.in_height,
+            in_width: self.in_width,
+            out_channels: self.out_channels,
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+
+    /// `[in_channels, in_height, in_width]`.
+    pub fn input_shape(&self) -> [u32; 3] {
+        self.geometry().input_shape()
+    }
+
+    /// See [`ConvGeometry::conv2d_output`].
+    pub fn conv2d_output(&self) -> Result<[u32; 2], crate::FormatError> {
+        self.geometry().conv2d_output()
+    }
+
+    /// See [`ConvGeometry::transposed_output`].
+    pub fn transposed_output(
+        &self,
+        output_padding: [u32; 2],
+    ) -> Result<[u32; 2], crate::FormatError> {
+        self.geometry().transposed_output(output_padding)
     }
 }
 
@@ -412,12 +570,22 @@ impl ModelMeta<'_> {
             | bit(self.basis_tensor().is_some(), FLAG_BASIS_STORED)
     }
 
-    /// The oldest minor version of format 1 that can hold this model: `1`
-    /// if a layer is a convolution, else `0`. The writer stamps files with
+    /// The oldest minor version of format 1 that can hold this model: `2`
+    /// if a layer is quantized, else `1` if a layer is a convolution, else `0`. The writer stamps files with
     /// it, so dense-only files stay readable by 1.0 readers.
     pub fn required_minor(&self) -> u16 {
-        let conv = self.encoder.iter().chain(&self.decoder).any(Layer::is_conv);
-        u16::from(conv)
+        let mut layers = self.encoder.iter().chain(&self.decoder);
+        if layers.clone().any(Layer::is_quantized) {
+            2
+        } else {
+            u16::from(layers.any(Layer::is_conv))
+        }
+    }
+
+    /// Whether the layers are int8 ([`Layer::is_quantized`]; a valid file
+    /// never mixes kinds, so this looks at the first one).
+    pub fn is_quantized(&self) -> bool {
+        self.encoder.first().is_some_and(Layer::is_quantized)
     }
 
     /// `U_k` (`latent_dim x rank`, row-major), if the file stores it.
@@ -455,11 +623,23 @@ impl Layer {
             Layer::Dense {
                 in_dim, out_dim, ..
             } => return Ok((*in_dim, *out_dim)),
-            Layer::Conv2d(conv) => (conv, conv.conv2d_geometry()?),
+            Layer::QDense {
+                in_dim, out_dim, ..
+            } => return Ok((*in_dim, *out_dim)),
+            Layer::Conv2d(conv) => (conv.geometry(), conv.geometry().conv2d_geometry()?),
+            Layer::QConv2d { conv, .. } => (*conv, conv.conv2d_geometry()?),
             Layer::ConvTranspose2d {
                 conv,
                 output_padding,
-            } => (conv, conv.transposed_geometry(*output_padding)?),
+            } => (
+                conv.geometry(),
+                conv.geometry().transposed_geometry(*output_padding)?,
+            ),
+            Layer::QConvTranspose2d {
+                conv,
+                output_padding,
+                ..
+            } => (*conv, conv.transposed_geometry(*output_padding)?),
         };
         conv.weight_len()?;
         Ok((
@@ -468,32 +648,72 @@ impl Layer {
         ))
     }
 
-    /// The weight tensor (shape in each variant's documentation).
+    /// The weight tensor (shape in each variant's documentation; `i8`
+    /// elements for a quantized layer).
     pub fn weight(&self) -> TensorRef {
         match self {
             Layer::Dense { weight, .. } => *weight,
             Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.weight,
+            Layer::QDense { q, .. }
+            | Layer::QConv2d { q, .. }
+            | Layer::QConvTranspose2d { q, .. } => q.weight,
         }
     }
 
-    /// The bias tensor (`out_dim`, or one value per output channel).
+    /// The bias tensor (`out_dim`, or one value per output channel; `i32`
+    /// elements for a quantized layer).
     pub fn bias(&self) -> TensorRef {
         match self {
             Layer::Dense { bias, .. } => *bias,
             Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.bias,
+            Layer::QDense { q, .. }
+            | Layer::QConv2d { q, .. }
+            | Layer::QConvTranspose2d { q, .. } => q.bias,
         }
     }
 
-    /// The activation applied after the affine map.
+    /// The activation applied after the affine map. For a quantized layer:
+    /// a table's `source`, and [`Activation::Identity`] for a clamp (its
+    /// bounds are in [`Layer::quant`]).
     pub fn activation(&self) -> Activation {
         match self {
             Layer::Dense { activation, .. } => *activation,
             Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.activation,
+            Layer::QDense { q, .. }
+            | Layer::QConv2d { q, .. }
+            | Layer::QConvTranspose2d { q, .. } => match q.activation {
+                QActivation::Clamp { .. } => Activation::Identity,
+                QActivation::Table { source, .. } => source,
+            },
+        }
+    }
+
+    /// The quantization of an int8 layer, `None` for an f32 one.
+    pub fn quant(&self) -> Option<&Quant> {
+        match self {
+            Layer::QDense { q, .. }
+            | Layer::QConv2d { q, .. }
+            | Layer::QConvTranspose2d { q, .. } => Some(q),
+            _ => None,
+        }
+    }
+
+    /// The geometry of a convolution (either precision), `None` for a dense layer.
+    pub fn conv_geometry(&self) -> Option<ConvGeometry> {
+        match self {
+            Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => Some(c.geometry()),
+            Layer::QConv2d { conv, .. } | Layer::QConvTranspose2d { conv, .. } => Some(*conv),
+            _ => None,
         }
     }
 
     /// Whether this is a convolution (which needs format 1.1).
     pub fn is_conv(&self) -> bool {
-        !matches!(self, Layer::Dense { .. })
+        !matches!(self, Layer::Dense { .. } | Layer::QDense { .. })
+    }
+
+    /// Whether this is an int8 layer (which needs format 1.2).
+    pub fn is_quantized(&self) -> bool {
+        self.quant().is_some()
     }
 }

@@ -20,10 +20,23 @@ pub struct ModelFile<'a> {
 }
 
 impl<'a> ModelFile<'a> {
-    /// The elements of `t`, borrowed from the file. Never panics: a reference
-    /// that is not in bounds (impossible for the file's own tensors) gives `&[]`.
+    /// The elements of an f32 tensor `t`, borrowed from the file. Never
+    /// panics: a reference that is not in bounds (impossible for the file's
+    /// own tensors) gives `&[]`.
     pub fn tensor(&self, t: TensorRef) -> &'a [f32] {
         tensor_slice(self.weights, t).unwrap_or(&[])
+    }
+
+    /// The elements of an `i8` tensor `t` (int8 weights, activation tables),
+    /// borrowed in place; `&[]` if out of bounds, like [`tensor`](Self::tensor).
+    pub fn tensor_i8(&self, t: TensorRef) -> &'a [i8] {
+        tensor_slice(bytemuck::cast_slice(self.weights), t).unwrap_or(&[])
+    }
+
+    /// The elements of an `i32` tensor `t` (biases, multipliers, shifts),
+    /// borrowed in place; `&[]` if out of bounds, like [`tensor`](Self::tensor).
+    pub fn tensor_i32(&self, t: TensorRef) -> &'a [i32] {
+        tensor_slice(bytemuck::cast_slice(self.weights), t).unwrap_or(&[])
     }
 
     /// The whole weights section as floats.
@@ -106,7 +119,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile<'_>, FormatError> {
     let weight_bytes = section(bytes, weights_start, weights_end)?;
     let weights: &[f32] =
         bytemuck::try_cast_slice(weight_bytes).map_err(|_| FormatError::Misaligned)?;
-    validate(&meta, weights, weight_bytes, header.weights_offset as usize)?;
+    validate(&meta, weight_bytes, header.weights_offset as usize)?;
 
     let computed = scratch_floats(&meta)?;
     if computed != header.scratch {

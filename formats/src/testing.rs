@@ -7,9 +7,14 @@
 //! [`random_conv_model`] does the same with convolution and transposed
 //! convolution layers. [`activate_f64`], [`layer_f64`] and [`reference_f64`]
 //! are the plain `f64` references the runtime's kernels are checked against.
+//! Int8 models (format 1.2): [`tiny_int8_model`] (golden `tiny-int8.rrae`),
+//! [`random_int8_model`], and [`quantize_meta`] to quantize any folded model.
 
 use std::vec;
 use std::vec::Vec;
+
+mod int8;
+pub use int8::{qparams_for_range, quant_layer, quantize_meta, random_int8_model, tiny_int8_model};
 
 use crate::meta::{
     Activation, Basis, Conv, Layer, ModelMeta, Normalization, ParamTable, Sampler, TensorRef,
@@ -606,21 +611,22 @@ pub fn layer_f64(layer: &Layer, weight: &[f32], bias: &[f32], x: &[f64]) -> Vec<
     assert_eq!(x.len(), in_dim as usize, "input width");
     let w = |i: usize| f64::from(weight[i]);
     let pre: Vec<f64> = match *layer {
-        Layer::Dense { in_dim, .. } => {
+        Layer::Dense { in_dim, .. } | Layer::QDense { in_dim, .. } => {
             let n = in_dim as usize;
             (0..out_dim as usize)
                 .map(|o| f64::from(bias[o]) + (0..n).map(|i| w(o * n + i) * x[i]).sum::<f64>())
                 .collect()
         }
-        Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => {
-            let transposed = matches!(layer, Layer::ConvTranspose2d { .. });
-            let [ho, wo] = match *layer {
-                Layer::ConvTranspose2d { output_padding, .. } => {
-                    c.transposed_output(output_padding)
+        _ => {
+            let c = layer.conv_geometry().expect("a convolution");
+            let (transposed, out) = match *layer {
+                Layer::ConvTranspose2d { output_padding, .. }
+                | Layer::QConvTranspose2d { output_padding, .. } => {
+                    (true, c.transposed_output(output_padding))
                 }
-                _ => c.conv2d_output(),
-            }
-            .expect("valid geometry");
+                _ => (false, c.conv2d_output()),
+            };
+            let [ho, wo] = out.expect("valid geometry");
             let u = |v: u32| v as usize;
             let (ci, h, wd, co) = (
                 u(c.in_channels),

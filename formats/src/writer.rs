@@ -42,18 +42,42 @@ impl ModelWriter {
     /// weights section and returns its reference. A section beyond 4 GiB
     /// yields a reference that [`finish`](Self::finish) rejects.
     pub fn tensor(&mut self, data: &[f32]) -> TensorRef {
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.append(&bytes, data.len())
+    }
+
+    /// Appends `i8` data (int8 weights, activation tables) like
+    /// [`tensor`](Self::tensor); `len` counts bytes.
+    ///
+    /// ```
+    /// let mut w = rrae_format::ModelWriter::new();
+    /// assert_eq!(w.tensor_i8(&[1, -2, 3]).len, 3);
+    /// assert_eq!(w.tensor_i32(&[7]).offset, 16);
+    /// ```
+    pub fn tensor_i8(&mut self, data: &[i8]) -> TensorRef {
+        self.append(bytemuck::cast_slice(data), data.len())
+    }
+
+    /// Appends `i32` data (biases, multipliers, shifts, little-endian) like
+    /// [`tensor`](Self::tensor).
+    pub fn tensor_i32(&mut self, data: &[i32]) -> TensorRef {
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.append(&bytes, data.len())
+    }
+
+    /// Appends `bytes` holding `len` elements at the next 16-byte boundary.
+    fn append(&mut self, bytes: &[u8], len: usize) -> TensorRef {
         pad_to_align(&mut self.weights);
         let offset = u32::try_from(self.weights.len()).unwrap_or(u32::MAX);
-        self.weights
-            .extend(data.iter().flat_map(|v| v.to_le_bytes()));
+        self.weights.extend_from_slice(bytes);
         TensorRef {
             offset,
-            len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
         }
     }
 
     /// Encodes `meta`, lays out header, metadata and weights, fills in the
-    /// version (1.0 for dense-only models, 1.1 with convolution layers: see
+    /// version (1.0 for dense-only models, 1.1 with convolution layers, 1.2 for int8 models: see
     /// [`ModelMeta::required_minor`]), the scratch size and both CRCs, then re-reads the result with [`read`] so
     /// that an invalid model is rejected here rather than on the device.
     pub fn finish(mut self, meta: &ModelMeta<'_>) -> Result<Vec<u8>, FormatError> {

@@ -4,8 +4,13 @@
 #![cfg(feature = "std")]
 
 use proptest::prelude::*;
-use rrae_format::meta::{Activation, Basis, Conv, Layer, ModelMeta, Normalization, TensorRef};
-use rrae_format::testing::{random_conv_model, random_model, tiny_cnn_model, tiny_model};
+use rrae_format::meta::{
+    Activation, Basis, Conv, ConvGeometry, Layer, ModelMeta, Normalization, QActivation, QParams,
+    Quant, TensorRef,
+};
+use rrae_format::testing::{
+    random_conv_model, random_int8_model, random_model, tiny_cnn_model, tiny_int8_model, tiny_model,
+};
 
 fn same(bytes: &[u8]) {
     // Debug strings: NaN parameters compare equal.
@@ -30,7 +35,11 @@ fn build_encodings() -> Vec<Vec<u8>> {
         let (meta, _) = random_conv_model(seed);
         out.push(postcard::to_stdvec(&meta).unwrap());
     }
-    for (meta, _) in [tiny_model(), tiny_cnn_model()] {
+    for seed in 0..16 {
+        let (meta, _) = random_int8_model(seed);
+        out.push(postcard::to_stdvec(&meta).unwrap());
+    }
+    for (meta, _) in [tiny_model(), tiny_cnn_model(), tiny_int8_model()] {
         out.push(postcard::to_stdvec(&meta).unwrap());
     }
     let t = |offset, len| TensorRef { offset, len };
@@ -83,6 +92,59 @@ fn build_encodings() -> Vec<Vec<u8>> {
             }
         })
         .collect();
+    // Int8 layers with extreme quantization fields (zigzag varints of every
+    // length, i8 bounds, both activations).
+    let qp = |i: u32| QParams {
+        scale: [0.0, -1.0, f32::NAN, 1e-30][i as usize % 4],
+        zero_point: [i32::MIN, i32::MAX, -1, 0, 63, -64, 64, -65][i as usize % 8],
+    };
+    let qlayers: heapless::Vec<Layer, 16> = (0..12u32)
+        .map(|i| {
+            let q = Quant {
+                input: qp(i),
+                weight: t(i, u32::MAX - i),
+                weight_scale: t(1 << i, 1),
+                bias: t(0, 0),
+                multiplier: t(u32::MAX, 3),
+                shift: t(7, 1 << (2 * i)),
+                output: qp(i + 3),
+                activation: if i % 2 == 0 {
+                    QActivation::Clamp {
+                        min: [i8::MIN, -1, 0, i8::MAX][(i / 2) as usize % 4],
+                        max: [i8::MAX, 0, -1, i8::MIN][(i / 2) as usize % 4],
+                    }
+                } else {
+                    QActivation::Table {
+                        table: t(16 * i, 256),
+                        output: qp(i + 5),
+                        source: acts[i as usize % acts.len()],
+                    }
+                },
+            };
+            let g = ConvGeometry {
+                in_channels: i,
+                in_height: u32::MAX >> i,
+                in_width: 1,
+                out_channels: 200,
+                kernel: [3, i],
+                stride: [1, 2],
+                padding: [0, 16384],
+            };
+            match i % 3 {
+                0 => Layer::QDense {
+                    in_dim: i,
+                    out_dim: u32::MAX - i,
+                    q,
+                },
+                1 => Layer::QConv2d { conv: g, q },
+                _ => Layer::QConvTranspose2d {
+                    conv: g,
+                    output_padding: [i, 128],
+                    q,
+                },
+            }
+        })
+        .collect();
     let mut mixed = layers.clone();
     mixed.extend(convs.iter().copied().take(16 - layers.len()));
     for (normalization, basis) in [
@@ -121,6 +183,12 @@ fn build_encodings() -> Vec<Vec<u8>> {
         let meta = ModelMeta {
             encoder: convs.clone(),
             decoder: mixed.clone(),
+            ..meta
+        };
+        out.push(postcard::to_stdvec(&meta).unwrap());
+        let meta = ModelMeta {
+            encoder: qlayers.clone(),
+            decoder: qlayers.iter().rev().copied().collect(),
             ..meta
         };
         out.push(postcard::to_stdvec(&meta).unwrap());
@@ -184,7 +252,7 @@ fn edge_cases_decode_identically() {
     same(&many);
     // The same with convolutions (variants 1 and 2), and unknown variants.
     let conv = [0u8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    for variant in [1u8, 2, 3, 0x7f] {
+    for variant in [1u8, 2, 6, 0x7f] {
         let mut many = vec![0, 1, 1, 1, 0, 17];
         for _ in 0..17 {
             many.push(variant);

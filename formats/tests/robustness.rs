@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use rrae_format::header::{crc32, HEADER_LEN};
-use rrae_format::testing::{random_conv_model, random_model, tiny_cnn_model, tiny_model};
+use rrae_format::testing::{
+    random_conv_model, random_int8_model, random_model, tiny_cnn_model, tiny_int8_model, tiny_model,
+};
 use rrae_format::{read, AlignedBytes, FormatError, Header};
 
 /// Reads an aligned copy of `bytes`.
@@ -22,7 +24,7 @@ fn fix_crcs(bytes: &mut [u8]) {
 
 #[test]
 fn every_bit_flip_of_the_tiny_models_is_rejected() {
-    for (_, bytes) in [tiny_model(), tiny_cnn_model()] {
+    for (_, bytes) in [tiny_model(), tiny_cnn_model(), tiny_int8_model()] {
         for bit in 0..bytes.len() * 8 {
             let mut bad = bytes.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
@@ -31,9 +33,38 @@ fn every_bit_flip_of_the_tiny_models_is_rejected() {
     }
 }
 
-/// Both random generators: dense models and convolutional ones.
-fn random_models(seed: u64) -> [Vec<u8>; 2] {
-    [random_model(seed).1, random_conv_model(seed).1]
+/// The random generators: dense models, convolutional ones, int8 ones.
+fn random_models(seed: u64) -> [Vec<u8>; 3] {
+    [
+        random_model(seed).1,
+        random_conv_model(seed).1,
+        random_int8_model(seed).1,
+    ]
+}
+
+/// With the CRCs recomputed, every single-byte change of the int8 golden
+/// model's metadata and weights is rejected or leaves a file that reads
+/// (then its layers still chain, and the change was a value the format
+/// allows anywhere, such as a weight or a bias).
+#[test]
+fn crc_fixed_byte_changes_of_the_int8_model_are_checked() {
+    let (_, bytes) = tiny_int8_model();
+    let mut rejected = 0;
+    for at in HEADER_LEN..bytes.len() {
+        for v in [0x00, 0x01, 0x7f, 0x80, 0x81, 0xff] {
+            let mut bad = bytes.clone();
+            if bad[at] == v {
+                continue;
+            }
+            bad[at] = v;
+            fix_crcs(&mut bad);
+            match read(&AlignedBytes::new(&bad)) {
+                Ok(file) => assert!(file.meta.is_quantized(), "byte {at} = {v:#x}"),
+                Err(_) => rejected += 1,
+            }
+        }
+    }
+    assert!(rejected > 0);
 }
 
 #[test]
@@ -61,7 +92,7 @@ proptest! {
 
     #[test]
     fn write_read_round_trips(seed in any::<u64>()) {
-        for (meta, bytes) in [random_model(seed), random_conv_model(seed)] {
+        for (meta, bytes) in [random_model(seed), random_conv_model(seed), random_int8_model(seed)] {
             let buf = AlignedBytes::new(&bytes);
             let file = read(&buf).unwrap();
             prop_assert_eq!(&file.meta, &meta);

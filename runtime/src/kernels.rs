@@ -272,7 +272,7 @@ fn axpy_strided_dst(w: f32, src: &[f32], out: &mut [f32], step: usize, n: usize)
     }
 }
 
-/// One convolution layer (either kind; a dense `layer` does nothing) from
+/// One f32 convolution layer (either kind; another `layer` does nothing) from
 /// `x` into `y` with its weights `w` and biases `b`.
 ///
 /// Not inlined: inlined into the layer dispatch, the convolution's locals
@@ -290,7 +290,7 @@ pub(crate) fn conv(layer: &Layer, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]
             conv: c,
             output_padding,
         } => (c, c.transposed_output(*output_padding), true),
-        Layer::Dense { .. } => return,
+        _ => return,
     };
     let g = ConvShape::new(c, hw.unwrap_or([0, 0]));
     convolve(&g, transposed, w, b, x, y);
@@ -589,7 +589,7 @@ mod tests {
             let mut plain = layer;
             match &mut plain {
                 Layer::Conv2d(c) | Layer::ConvTranspose2d { conv: c, .. } => c.activation = Activation::Identity,
-                Layer::Dense { .. } => unreachable!(),
+                _ => unreachable!(),
             }
             let absw: Vec<f32> = w.iter().map(|v| v.abs()).collect();
             let absb: Vec<f32> = b.iter().map(|v| v.abs()).collect();

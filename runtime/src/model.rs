@@ -52,7 +52,18 @@ impl<'a> Model<'a> {
     /// [`include_model!`](crate::include_model) or copy it into an aligned
     /// buffer. Any defect gives [`Error::Format`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-        Ok(Model { file: read(bytes)? })
+        let file = read(bytes)?;
+        if file.meta.is_quantized() {
+            // Int8 kernels are not in this runtime yet: refuse format 1.2
+            // models rather than misread them.
+            return Err(Error::Format(
+                rrae_format::FormatError::UnsupportedVersion {
+                    major: file.header.major,
+                    minor: file.header.minor,
+                },
+            ));
+        }
+        Ok(Model { file })
     }
 
     /// Features per sample (length of `x` and `x_hat`).
@@ -270,7 +281,8 @@ impl<'a> Model<'a> {
             Layer::Dense {
                 in_dim, activation, ..
             } => dense(w, in_dim as usize, b, src, out, activation),
-            Layer::Conv2d(_) | Layer::ConvTranspose2d { .. } => conv(layer, w, b, src, out),
+            // Int8 layers: `from_bytes` rejects their models (for now).
+            _ => conv(layer, w, b, src, out),
         }
         out_dim
     }

@@ -98,6 +98,11 @@ fn describe(layer: &Layer) -> String {
             conv.transposed_output(output_padding),
             format!(", output padding {}", pair(output_padding)),
         ),
+        // Int8 layers (format 1.2): widths only, until inspect describes them.
+        _ => {
+            let (i, o) = layer.dims();
+            return format!("int8 {i} -> {o}, {}", activation::name(layer.activation()));
+        }
     };
     // The file was validated, so the geometry is valid.
     let [ho, wo] = out.unwrap_or([0, 0]);
