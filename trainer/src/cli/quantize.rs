@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use ndarray::{Array2, ArrayView2};
-use rrae_format::AlignedBytes;
 
 use crate::basis::relative_error_percent;
 use crate::data;
 use crate::metrics::LoadedModel;
 use crate::quantize::calibrate::Method;
-use crate::quantize::model::F32Model;
+use crate::quantize::model::Options;
+use crate::quantize::write::{quantize_file, Quantized};
 
 /// Default calibration method (chosen by measurement: docs/TRAINING.md).
 pub const DEFAULT_METHOD: &str = "minmax";
@@ -40,15 +40,9 @@ pub struct QuantizeArgs {
     /// Calibrate on at most N samples (the first ones).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CALIBRATION_SAMPLES)]
     pub calibration_samples: usize,
-}
-
-/// What `quantize` measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuantizeReport {
-    /// Test (or data-file) error of the f32 model, %.
-    pub f32_error: f64,
-    /// The same for the int8 model, %.
-    pub int8_error: f64,
+    /// One weight scale per layer instead of one per output channel.
+    #[arg(long)]
+    pub per_tensor: bool,
 }
 
 /// The first `n` rows of `x`.
@@ -69,33 +63,84 @@ fn load(args: &QuantizeArgs) -> Result<(Array2<f32>, Array2<f32>, String)> {
     Ok((ds.train, ds.test, format!("dataset '{name}'")))
 }
 
+/// Relative error (%) of the int8 model on `x` through the runtime, checked
+/// bit for bit against the reference kernels ([`crate::quantize::layer`]).
+/// A runtime without int8 kernels (it rejects format 1.2 files) gives the
+/// reference kernels' error and a warning on stderr.
+///
+/// # Errors
+/// Reconstructions that differ from the reference's.
+pub fn int8_error(q: &Quantized, x: ArrayView2<f32>) -> Result<f64> {
+    let reference = q.networks.reconstruct_reference(&q.normalizer, x)?;
+    let runtime = match LoadedModel::new(&q.bytes) {
+        Ok(m) => m.reconstruct(x)?,
+        Err(e) => {
+            eprintln!("warning: the runtime cannot run the int8 model ({e:#}); errors from the trainer's reference int8 kernels");
+            return Ok(relative_error_percent(x, reference.view()));
+        }
+    };
+    if let Some((i, (a, b))) = runtime
+        .iter()
+        .zip(reference.iter())
+        .enumerate()
+        .find(|(_, (a, b))| a.to_bits() != b.to_bits())
+    {
+        return Err(anyhow!(
+            "the runtime's int8 output differs from the reference kernels' at value {i}: {a} vs {b}"
+        ));
+    }
+    Ok(relative_error_percent(x, runtime.view()))
+}
+
+/// Quantizes the model file `f32_bytes` on the first `n` rows of `calib`.
+///
+/// # Errors
+/// As [`quantize_file`].
+pub fn quantize_rows(
+    f32_bytes: &[u8],
+    calib: ArrayView2<f32>,
+    n: usize,
+    opts: Options,
+    what: &str,
+) -> Result<Quantized> {
+    if n == 0 {
+        return Err(anyhow!("--calibration-samples must be at least 1"));
+    }
+    quantize_file(f32_bytes, first_rows(calib, n), opts, what)
+}
+
 /// Runs `trainer quantize`.
 pub fn exec(args: QuantizeArgs) -> Result<()> {
     let raw =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let bytes = AlignedBytes::new(&raw);
-    let file = rrae_format::read(&bytes)
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("loading {}", args.model.display()))?;
-    let model = F32Model::from_file(&file)?;
     let (calib, eval, name) = load(&args)?;
-    if args.calibration_samples == 0 {
-        return Err(anyhow!("--calibration-samples must be at least 1"));
-    }
-    let calib = first_rows(calib.view(), args.calibration_samples);
-    let q = model.quantize(calib, args.calibration, &name)?;
+    let q = quantize_rows(
+        &raw,
+        calib.view(),
+        args.calibration_samples,
+        Options {
+            calibration: args.calibration,
+            per_tensor: args.per_tensor,
+        },
+        &name,
+    )
+    .with_context(|| format!("quantizing {}", args.model.display()))?;
+    crate::atomic::write(&args.out, &q.bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     let f32_error = LoadedModel::new(&raw)?.rel_error(eval.view())?;
-    let x_hat = q.reconstruct_reference(&model.normalizer, eval.view())?;
-    let report = QuantizeReport {
-        f32_error,
-        int8_error: relative_error_percent(eval.view(), x_hat.view()),
-    };
+    let int8 = int8_error(&q, eval.view())?;
+    let what = if args.dataset.is_some() { "test" } else { "data" };
     println!(
-        "{name}: f32 {:.4} %, int8 {:.4} % ({:.3}x; calibration {})",
-        report.f32_error,
-        report.int8_error,
-        report.int8_error / report.f32_error,
-        args.calibration
+        "{name}: {what} error f32 {f32_error:.4} %, int8 {int8:.4} % ({:.3}x; calibration {} on {} samples)",
+        int8 / f32_error,
+        args.calibration,
+        calib.nrows().min(args.calibration_samples)
+    );
+    println!(
+        "{} bytes -> {} ({} bytes)",
+        raw.len(),
+        args.out.display(),
+        q.bytes.len()
     );
     Ok(())
 }

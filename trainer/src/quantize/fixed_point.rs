@@ -1,54 +1,8 @@
-//! TFLite's fixed-point requantization: `QuantizeMultiplier` (a real scale
-//! as a Q31 significand and a power-of-two shift) and
-//! `MultiplyByQuantizedMultiplier` in its default double-rounding form
+//! TFLite's fixed-point requantization, `MultiplyByQuantizedMultiplier` in
+//! its default double-rounding form
 //! (`SaturatingRoundingDoublingHighMul`, then `RoundingDivideByPOT`), as in
 //! `tensorflow/lite/kernels/internal/{quantization_util.cc, common.h}` of
 //! tflite-micro (built without `TFLITE_SINGLE_ROUNDING`).
-
-/// `tflite::QuantizeMultiplier`: `m ≈ significand · 2^(shift − 31)` with the
-/// significand in `[2^30, 2^31 − 1]`. `frexp` of the double, the fraction
-/// rounded half away from zero to Q31, the `2^31` carry folded into the
-/// shift; multipliers below `2^-31` flush to `(0, 0)` as TFLite does.
-/// Returns `None` for a non-finite or non-positive `m`, or a shift above 30
-/// (a scale ratio of 2^30 or more).
-///
-/// ```
-/// use rrae_trainer::quantize::fixed_point::quantize_multiplier;
-/// assert_eq!(quantize_multiplier(0.5), Some((1 << 30, 0)));
-/// assert_eq!(quantize_multiplier(1.0), Some((1 << 30, 1)));
-/// ```
-pub fn quantize_multiplier(m: f64) -> Option<(i32, i32)> {
-    if !m.is_finite() || m <= 0.0 {
-        return None;
-    }
-    let (q, mut shift) = frexp(m);
-    let mut q_fixed = (q * (1u64 << 31) as f64).round() as i64;
-    if q_fixed == 1i64 << 31 {
-        q_fixed /= 2;
-        shift += 1;
-    }
-    if shift < -31 {
-        return Some((0, 0));
-    }
-    if shift > 30 {
-        return None;
-    }
-    Some((i32::try_from(q_fixed).ok()?, shift))
-}
-
-/// `frexp` for a finite positive double: `(q, e)` with `m = q · 2^e` and
-/// `q` in `[0.5, 1)`.
-fn frexp(m: f64) -> (f64, i32) {
-    let bits = m.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i32;
-    if exp == 0 {
-        // Subnormal: scale into the normal range first.
-        let (q, e) = frexp(m * (1u64 << 54) as f64);
-        return (q, e - 54);
-    }
-    let q = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
-    (q, exp - 1022)
-}
 
 /// gemmlowp's `SaturatingRoundingDoublingHighMul`: the high 32 bits of
 /// `2 a b`, rounded to nearest (ties away from zero), saturating the one
@@ -90,33 +44,15 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rrae_format::quant::quantize_multiplier;
 
     #[test]
-    fn quantize_multiplier_known_values() {
+    fn quantize_multiplier_known_tflite_values() {
         // Values computed by tflite::QuantizeMultiplier.
         assert_eq!(quantize_multiplier(0.75), Some((1610612736, 0)));
         assert_eq!(quantize_multiplier(0.1), Some((1717986918, -3)));
         assert_eq!(quantize_multiplier(2.0), Some((1 << 30, 2)));
         assert_eq!(quantize_multiplier(1e-3), Some((1099511628, -9)));
-        // The 2^31 carry: 1 - 2^-40 rounds up to 2^31.
-        assert_eq!(quantize_multiplier(1.0 - 1e-12), Some((1 << 30, 1)));
-        // Flush to zero below 2^-31, reject what TFLite cannot shift.
-        assert_eq!(quantize_multiplier(1e-12), Some((0, 0)));
-        assert_eq!(quantize_multiplier(2f64.powi(31)), None);
-        assert_eq!(quantize_multiplier(0.0), None);
-        assert_eq!(quantize_multiplier(f64::NAN), None);
-        assert_eq!(quantize_multiplier(f64::MIN_POSITIVE / 4.0), Some((0, 0)));
-    }
-
-    #[test]
-    fn quantize_multiplier_reconstructs_the_scale() {
-        for i in 1..2000 {
-            let m = f64::from(i) * 0.0137;
-            let (q, s) = quantize_multiplier(m).unwrap();
-            assert!((1 << 30..=i32::MAX).contains(&q), "{m}: {q}");
-            let back = f64::from(q) * 2f64.powi(s - 31);
-            assert!((back / m - 1.0).abs() < 1e-9, "{m}: {back}");
-        }
     }
 
     #[test]

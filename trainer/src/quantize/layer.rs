@@ -129,13 +129,13 @@ pub struct QLayer {
     pub input: QParams,
     /// Symmetric int8 weights, same layout as the f32 ones.
     pub weight: Vec<i8>,
-    /// One scale per output channel.
+    /// One scale per output channel, or one for all.
     pub weight_scale: Vec<f32>,
     /// int32 biases at scale `input.scale · weight_scale[c]`.
     pub bias: Vec<i32>,
-    /// `QuantizeMultiplier` significands, one per output channel.
+    /// `QuantizeMultiplier` significands, as many as `weight_scale`.
     pub multiplier: Vec<i32>,
-    /// `QuantizeMultiplier` shifts, one per output channel.
+    /// `QuantizeMultiplier` shifts, as many as `weight_scale`.
     pub shift: Vec<i32>,
     /// Parameters of the requantized accumulator.
     pub output: QParams,
@@ -155,6 +155,7 @@ impl QLayer {
     /// Requantizes accumulator `acc` of channel `c` and applies the
     /// activation.
     fn finish(&self, acc: i32, c: usize) -> i8 {
+        let c = c.min(self.multiplier.len().saturating_sub(1));
         let v = multiply_by_quantized_multiplier(acc, self.multiplier[c], self.shift[c])
             .saturating_add(self.output.zero_point);
         match &self.act {

@@ -3,13 +3,14 @@
 //! activations, requantization by a Q31 multiplier and a shift, ReLU and
 //! identity as clamps and every other activation as a 256-entry table.
 //!
-//! - [`fixed_point`]: `QuantizeMultiplier` and `MultiplyByQuantizedMultiplier`,
-//!   bit-exact with TFLite;
+//! - [`fixed_point`]: TFLite's `MultiplyByQuantizedMultiplier` (the
+//!   multiplier itself is `rrae_format::quant::quantize_multiplier`);
 //! - [`params`]: activation parameters from a range, weights, biases;
 //! - [`lut`]: clamps and tables;
 //! - [`calibrate`]: activation ranges from sample data (min/max or percentile);
 //! - [`layer`]: a quantized layer and its scalar reference forward pass;
-//! - [`model`]: a whole model, from an f32 `.rrae` file to quantized networks.
+//! - [`model`]: a whole model, from an f32 `.rrae` file to quantized networks;
+//! - [`write`]: the format 1.2 file.
 
 pub mod calibrate;
 pub mod fixed_point;
@@ -17,12 +18,6 @@ pub mod layer;
 pub mod lut;
 pub mod model;
 pub mod params;
+pub mod write;
 
-/// Parameters of an int8 tensor: `real = scale · (q − zero_point)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct QParams {
-    /// Finite, positive.
-    pub scale: f32,
-    /// In `[-128, 127]`.
-    pub zero_point: i32,
-}
+pub use rrae_format::meta::QParams;

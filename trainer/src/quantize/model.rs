@@ -14,7 +14,7 @@ use super::layer::{forward_chain, QAct, QKind, QLayer};
 use super::params::{
     choose_qparams, dequantize, effective_scale, quantize, quantize_bias, quantize_weights,
 };
-use super::{fixed_point, lut, QParams};
+use super::{lut, QParams};
 use crate::data::Normalizer;
 use crate::nn::conv::{Conv2d, Conv2dSpec, ConvTranspose2d, ConvTranspose2dSpec};
 use crate::nn::{Dense, Layer, Network};
@@ -97,7 +97,6 @@ fn network(file: &ModelFile<'_>, layers: &[FileLayer], what: &str) -> Result<Net
                     act: c.activation,
                 }
             }
-            #[allow(unreachable_patterns)]
             _ => return Err(anyhow!("the model is already quantized")),
         });
     }
@@ -139,6 +138,16 @@ impl F32Model {
     }
 }
 
+/// How [`F32Model::quantize`] quantizes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// How activation ranges are calibrated.
+    pub calibration: Method,
+    /// One weight scale per layer instead of one per output channel (saves
+    /// 12 bytes per channel: scale, multiplier, shift).
+    pub per_tensor: bool,
+}
+
 /// The quantized encoder and decoder of a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QNetworks {
@@ -149,7 +158,13 @@ pub struct QNetworks {
 }
 
 /// Quantizes one f32 layer whose int8 input has parameters `input`.
-fn quantize_layer(l: &Layer<f32>, input: QParams, r: &LayerRange, index: usize) -> Result<QLayer> {
+fn quantize_layer(
+    l: &Layer<f32>,
+    input: QParams,
+    r: &LayerRange,
+    index: usize,
+    per_tensor: bool,
+) -> Result<QLayer> {
     let bad = |what: &str| anyhow!("layer {index}: {what}");
     let (kind, w, b, act) = match l {
         Layer::Dense(d) => (
@@ -175,8 +190,12 @@ fn quantize_layer(l: &Layer<f32>, input: QParams, r: &LayerRange, index: usize) 
     };
     let flat = w.as_slice().ok_or_else(|| bad("non-contiguous weights"))?;
     let channels = kind.channels();
-    let qw = quantize_weights(flat, channels, |i| kind.weight_channel(i))
-        .ok_or_else(|| bad("a weight is not finite"))?;
+    let qw = if per_tensor {
+        quantize_weights(flat, 1, |_| 0)
+    } else {
+        quantize_weights(flat, channels, |i| kind.weight_channel(i))
+    }
+    .ok_or_else(|| bad("a weight is not finite"))?;
     let qp = |range: Range, what: &str| {
         choose_qparams(range.min, range.max)
             .ok_or_else(|| bad(&format!("the calibrated {what} range is not finite")))
@@ -200,10 +219,11 @@ fn quantize_layer(l: &Layer<f32>, input: QParams, r: &LayerRange, index: usize) 
     };
     let mut multiplier = Vec::with_capacity(channels);
     let mut shift = Vec::with_capacity(channels);
+    let fc_per_tensor = matches!(kind, QKind::Dense { .. }) && qw.scales.len() == 1;
     for &s in &qw.scales {
-        let m = effective_scale(input.scale, s, output.scale);
-        match fixed_point::quantize_multiplier(m) {
-            Some((q, e)) if q != 0 => {
+        let m = effective_scale(input.scale, s, output.scale, fc_per_tensor);
+        match rrae_format::quant::quantize_multiplier(m) {
+            Some((q, e)) => {
                 multiplier.push(q);
                 shift.push(e);
             }
@@ -216,8 +236,8 @@ fn quantize_layer(l: &Layer<f32>, input: QParams, r: &LayerRange, index: usize) 
     }
     let bias = b
         .iter()
-        .zip(&qw.scales)
-        .map(|(&b, &s)| quantize_bias(b, input.scale, s))
+        .enumerate()
+        .map(|(c, &b)| quantize_bias(b, input.scale, qw.scales[c.min(qw.scales.len() - 1)]))
         .collect();
     Ok(QLayer {
         kind,
@@ -236,12 +256,13 @@ fn quantize_chain(
     net: &Network<f32>,
     input: QParams,
     ranges: &[LayerRange],
+    per_tensor: bool,
     what: &str,
 ) -> Result<Vec<QLayer>> {
     let mut q = input;
     let mut out = Vec::new();
     for (i, (l, r)) in net.layers.iter().zip(ranges).enumerate() {
-        let ql = quantize_layer(l, q, r, i).with_context(|| format!("quantizing the {what}"))?;
+        let ql = quantize_layer(l, q, r, i, per_tensor).with_context(|| format!("quantizing the {what}"))?;
         q = ql.out_qparams();
         out.push(ql);
     }
@@ -250,12 +271,13 @@ fn quantize_chain(
 
 impl F32Model {
     /// Post-training quantization: calibrates on `data` (samples in the
-    /// model's original units) by `method` and quantizes every layer.
+    /// model's original units) as `opts` say and quantizes every layer.
     ///
     /// # Errors
     /// Bad calibration data (empty, wrong width, non-finite; one line), or
     /// a layer whose scales fall outside TFLite's range.
-    pub fn quantize(&self, data: ArrayView2<f32>, method: Method, what: &str) -> Result<QNetworks> {
+    pub fn quantize(&self, data: ArrayView2<f32>, opts: Options, what: &str) -> Result<QNetworks> {
+        let method = opts.calibration;
         calibrate::check_data(data, self.encoder.in_dim(), what)?;
         let x = self.normalizer.apply(data)?;
         let mut xs: Vec<f32> = x.iter().copied().collect();
@@ -263,13 +285,13 @@ impl F32Model {
         let input = choose_qparams(in_range.min, in_range.max)
             .ok_or_else(|| anyhow!("calibration data {what}: non-finite range"))?;
         let (enc_ranges, codes) = calibrate::calibrate(&self.encoder, x.view(), method)?;
-        let encoder = quantize_chain(&self.encoder, input, &enc_ranges, "encoder")?;
+        let encoder = quantize_chain(&self.encoder, input, &enc_ranges, opts.per_tensor, "encoder")?;
         let code = encoder
             .last()
             .map(QLayer::out_qparams)
             .ok_or_else(|| anyhow!("the encoder has no layer"))?;
         let (dec_ranges, _) = calibrate::calibrate(&self.decoder, codes.view(), method)?;
-        let decoder = quantize_chain(&self.decoder, code, &dec_ranges, "decoder")?;
+        let decoder = quantize_chain(&self.decoder, code, &dec_ranges, opts.per_tensor, "decoder")?;
         Ok(QNetworks { encoder, decoder })
     }
 }

@@ -1,6 +1,7 @@
 //! Quantization parameters: activation `QParams` from a calibrated range
 //! (TFLite's `ChooseQuantizationParams`, nudged so that 0.0 is exact),
-//! quantize / dequantize of one value (TFLite's QUANTIZE / DEQUANTIZE), and
+//! quantize / dequantize of one value (TFLite's QUANTIZE / DEQUANTIZE, from
+//! `rrae_format::quant`), and
 //! per-channel symmetric weights with their int32 biases.
 
 use super::QParams;
@@ -48,19 +49,7 @@ pub fn choose_qparams(min: f32, max: f32) -> Option<QParams> {
     })
 }
 
-/// TFLite's QUANTIZE of one value: `clamp(round(x / scale) + zp, -128,
-/// 127)`, the division in f32 and the rounding half away from zero
-/// (`TfLiteRound`). NaN maps to the zero point.
-pub fn quantize(x: f32, q: QParams) -> i8 {
-    let r = (x / q.scale).round();
-    let v = if r.is_nan() { 0.0 } else { r.clamp(-1e9, 1e9) };
-    (v as i32 + q.zero_point).clamp(-128, 127) as i8
-}
-
-/// TFLite's DEQUANTIZE of one value: `scale · (q − zp)`.
-pub fn dequantize(v: i8, q: QParams) -> f32 {
-    q.scale * (i32::from(v) - q.zero_point) as f32
-}
+pub use rrae_format::quant::{dequantize, quantize};
 
 /// A weight tensor quantized symmetrically per output channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,10 +105,18 @@ pub fn quantize_bias(b: f32, input_scale: f32, weight_scale: f32) -> i32 {
     v.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
 }
 
-/// The requantization scale of channel `c` in TFLite's per-channel form:
-/// `double(input) · double(weight) / double(output)`.
-pub fn effective_scale(input: f32, weight: f32, output: f32) -> f64 {
-    f64::from(input) * f64::from(weight) / f64::from(output)
+/// The requantization scale of a channel as TFLite (Micro) computes it:
+/// `double(input) · double(weight) / double(output)` for per-channel
+/// weights (`PopulateConvolutionQuantizationParams`), but
+/// `double(float(input · weight)) / double(output)` for a fully connected
+/// layer with a single weight scale (`GetQuantizedConvolutionMultipler`),
+/// which is how TFLite reads a dense layer with one output.
+pub fn effective_scale(input: f32, weight: f32, output: f32, fc_per_tensor: bool) -> f64 {
+    if fc_per_tensor {
+        f64::from(input * weight) / f64::from(output)
+    } else {
+        f64::from(input) * f64::from(weight) / f64::from(output)
+    }
 }
 
 #[cfg(test)]
