@@ -8,9 +8,11 @@
 //!
 //! Layers ([`meta::Layer`]) are dense, 2-D convolutions and transposed 2-D
 //! convolutions (PyTorch semantics; images are flat row-major `C x H x W`
-//! vectors, so layers chain by flat width). Dense-only files are format 1.0;
-//! files with a convolution are 1.1, which 1.0 readers reject with a version
-//! error.
+//! vectors, so layers chain by flat width), each in f32 or in int8 (TFLite's
+//! quantization scheme: [`meta::Quant`], [`quant`]). Dense-only files are
+//! format 1.0; files with a convolution are 1.1, which 1.0 readers reject
+//! with a version error; int8 files are 1.2. Tensors are f32, i32 or i8
+//! ([`ModelFile::tensor`], [`ModelFile::tensor_i32`], [`ModelFile::tensor_i8`]).
 //!
 //! [`read`] validates *everything* once — magic, version, both CRCs, every
 //! length, offset and shape, layer chaining, finiteness, zero padding — and
@@ -52,7 +54,8 @@
 //!
 //! - *(default: none)* — `no_std`, no `alloc`: types, [`read`],
 //!   [`scratch_floats`], [`Aligned`].
-//! - `std` — [`ModelWriter`], [`AlignedBytes`], and the [`testing`] models.
+//! - `std` — [`ModelWriter`], [`AlignedBytes`], [`quant`] (TFLite's
+//!   `QuantizeMultiplier` and `QUANTIZE` for writers), and the [`testing`] models.
 //!
 //! # Promise
 //!

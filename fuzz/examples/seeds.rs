@@ -1,14 +1,16 @@
 //! Writes the seed corpus: `cargo run --example seeds -- <dir>` fills
 //! `<dir>/{read,model,model_crc_fixed}/` with valid models — the golden tiny
-//! models (dense and CNN), 64 random dense and 32 random convolutional models
-//! covering every optional part of the format, and
+//! models (dense, CNN and int8), 64 random dense, 32 random convolutional and
+//! 32 random int8 models covering every optional part of the format, and
 //! the firmware example's model if present — plus, for the `model` targets,
 //! copies with operation tails (wrong lengths, raw and NaN/Inf inputs); and
 //! `<dir>/import/` with the small `.tflite` fixtures of `tests/data/tflite/`.
 
 use std::{env, fs, path::PathBuf};
 
-use rrae_format::testing::{random_conv_model, random_model, tiny_cnn_model, tiny_model};
+use rrae_format::testing::{
+    random_conv_model, random_int8_model, random_model, tiny_cnn_model, tiny_int8_model, tiny_model,
+};
 
 /// Tails for the `model` targets (see `rrae_fuzz::Params`; the first byte
 /// is the length of `x`, the second its value mode): raw bit patterns,
@@ -29,9 +31,11 @@ fn main() -> std::io::Result<()> {
     let mut models = vec![
         ("tiny".to_string(), tiny_model().1),
         ("tiny-cnn".to_string(), tiny_cnn_model().1),
+        ("tiny-int8".to_string(), tiny_int8_model().1),
     ];
     models.extend((0..64).map(|s| (format!("random{s}"), random_model(s).1)));
     models.extend((0..32).map(|s| (format!("random-cnn{s}"), random_conv_model(s).1)));
+    models.extend((0..32).map(|s| (format!("random-int8-{s}"), random_int8_model(s).1)));
     let firmware =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-example/model/model.rrae");
     if let Ok(bytes) = fs::read(firmware) {

@@ -178,9 +178,15 @@ pub fn exercise(model: &Model<'_>, mut p: Params<'_>) {
     let mut rec = vec![0.0; p.len(n)];
     let rec_ok = x.len() == n && rec.len() == n && scratch_ok;
     expect(model.reconstruct(&x, &mut rec, &mut scratch), rec_ok);
-    if rec_ok && encoded && decode_ok && k == r {
+    // An int8 model keeps the code in int8 inside `reconstruct`; the round
+    // trip through f32 is exact unless dequantizing the code overflows.
+    let code_finite = model
+        .code_qparams()
+        .is_none_or(|c| (c.scale * 256.0).is_finite());
+    if rec_ok && encoded && decode_ok && k == r && code_finite {
         assert!(same(&rec, &x_hat), "reconstruct != decode(encode(x))");
     }
+    exercise_i8(model, &mut p, scratch_ok, &mut scratch);
 
     let z_len = p.len(r);
     let z = p.values(z_len);
@@ -194,6 +200,36 @@ pub fn exercise(model: &Model<'_>, mut p: Params<'_>) {
     let mut out = vec![0.0; p.len(alpha.len())];
     let lens_ok = z.len() == alpha.len() && out.len() == alpha.len();
     expect(Model::interpolate(&alpha, &z, t, &mut out), lens_ok);
+}
+
+/// The int8 entry points: length errors exactly when a length is wrong,
+/// `reconstruct_i8 == decode_i8(encode_i8)`, and `NotQuantized` on f32 models.
+fn exercise_i8(model: &Model<'_>, p: &mut Params<'_>, scratch_ok: bool, scratch: &mut [f32]) {
+    let (n, r) = (model.input_dim(), model.rank());
+    let x_len = p.len(n);
+    let x: Vec<i8> = (0..x_len).map(|_| p.byte() as i8).collect();
+    let mut code = vec![0i8; p.len(r)];
+    let result = model.encode_i8(&x, &mut code, scratch);
+    if model.code_qparams().is_none() {
+        assert_eq!(result, Err(Error::NotQuantized));
+        return;
+    }
+    let encoded = x.len() == n && code.len() == r && scratch_ok;
+    expect(result, encoded);
+    let k = p.len(r);
+    let coeffs: Vec<i8> = match code.get(..k) {
+        Some(head) if encoded => head.to_vec(),
+        _ => (0..k).map(|_| p.byte() as i8).collect(),
+    };
+    let mut x_hat = vec![0i8; p.len(n)];
+    let decode_ok = (1..=r).contains(&k) && x_hat.len() == n && scratch_ok;
+    expect(model.decode_i8(&coeffs, &mut x_hat, scratch), decode_ok);
+    let mut rec = vec![0i8; p.len(n)];
+    let rec_ok = x.len() == n && rec.len() == n && scratch_ok;
+    expect(model.reconstruct_i8(&x, &mut rec, scratch), rec_ok);
+    if rec_ok && encoded && decode_ok && k == r {
+        assert_eq!(rec, x_hat, "reconstruct_i8 != decode_i8(encode_i8(x))");
+    }
 }
 
 /// The `model` targets: read the file part of `data` (after `prepare`, e.g.

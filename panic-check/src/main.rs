@@ -47,6 +47,8 @@ fn exercise(bytes: &[u8]) {
         keep(format::scratch_floats(&file.meta));
         let (offset, len) = black_box((16, 4));
         keep(file.tensor(TensorRef { offset, len }));
+        keep(file.tensor_i8(TensorRef { offset, len }));
+        keep(file.tensor_i32(TensorRef { offset, len }));
         keep(file.weights());
     }
     let Ok(model) = Model::from_bytes(bytes) else {
@@ -67,6 +69,16 @@ fn exercise(bytes: &[u8]) {
     keep(model.sample(z, alpha));
     keep(Model::interpolate(alpha, z, black_box(0.5), out));
     keep((&*alpha, &*x_hat, &*out));
+
+    // The int8 entry points (the f32 ones above also reach the int8 kernels
+    // when the opaque bytes hold an int8 model).
+    keep((model.input_qparams(), model.code_qparams(), model.output_qparams()));
+    let (mut xq, mut code, mut outq) = ([0i8; CAP], [0i8; CAP], [0i8; CAP]);
+    let (xq, code, outq) = (black_box(&mut xq[..]), black_box(&mut code[..]), black_box(&mut outq[..]));
+    keep(model.encode_i8(xq, code, scratch));
+    keep(model.decode_i8(code, outq, scratch));
+    keep(model.reconstruct_i8(xq, outq, scratch));
+    keep((&*code, &*outq));
 }
 
 #[entry]

@@ -34,6 +34,15 @@ pub enum Error {
     },
     /// [`sample`](crate::Model::sample) on a model without a sampler.
     NoSampler,
+    /// An int8 entry point ([`encode_i8`](crate::Model::encode_i8), ...) on
+    /// an f32 model.
+    NotQuantized,
+    /// The model's kind (f32 or int8) is compiled out: its cargo feature
+    /// (`feature`) is off.
+    Disabled {
+        /// `"f32"` or `"int8"`.
+        feature: &'static str,
+    },
 }
 
 impl From<FormatError> for Error {
@@ -60,6 +69,11 @@ impl fmt::Display for Error {
                 write!(f, "scratch has {got} floats, needs {needed}")
             }
             Error::NoSampler => f.write_str("the model has no sampler"),
+            Error::NotQuantized => f.write_str("int8 call on an f32 model"),
+            Error::Disabled { feature } => write!(
+                f,
+                "this build has no {feature} kernels (cargo feature `{feature}` of rrae-runtime)"
+            ),
         }
     }
 }

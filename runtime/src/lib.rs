@@ -7,7 +7,8 @@
 //! them back, and [`sample`](Model::sample) / [`interpolate`](Model::interpolate)
 //! generate new coefficients.
 //!
-//! Layers: dense, 2-D convolution and transposed 2-D convolution (PyTorch
+//! Layers: dense, 2-D convolution and transposed 2-D convolution, in f32 or
+//! int8 (see *Int8 models*) (PyTorch
 //! semantics, samples as flat row-major `C x H x W` images; see the format's
 //! `FORMAT.md`). Convolutions are evaluated directly, one kernel tap at a
 //! time over contiguous output runs, without an im2col matrix: they read one
@@ -47,6 +48,50 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Int8 models
+//!
+//! Format 1.2 files hold int8 layers (TFLite's quantization scheme: int8
+//! weights with per-channel or per-tensor scales, i32 biases, requantization
+//! by multiplier and shift, clamps or 256-entry activation tables). Their
+//! kernels accumulate in i32 and requantize bit-identically to TFLite's
+//! reference int8 kernels (`FullyConnected`, `ConvPerChannel`,
+//! `TransposeConv`; checked by property tests against transcriptions of
+//! them). The same [`Model`] runs them:
+//!
+//! - the f32 API is unchanged: `x` is normalized (in f32) and quantized
+//!   element by element, the output dequantized and de-normalized; the
+//!   coefficients are the dequantized int8 code; progressive decoding fills
+//!   the missing coefficients with the code's zero point;
+//! - [`Model::encode_i8`], [`Model::decode_i8`] and [`Model::reconstruct_i8`]
+//!   take and return int8 data in the model's own quantization
+//!   ([`Model::input_qparams`], [`Model::code_qparams`],
+//!   [`Model::output_qparams`]); on an f32 model they return
+//!   [`Error::NotQuantized`];
+//! - the scratch is the same `&mut [f32]` ([`Model::scratch_len`] words),
+//!   used as two int8 buffers.
+//!
+//! ```
+//! use rrae_format::{testing::tiny_int8_model, AlignedBytes};
+//! use rrae_runtime::Model;
+//!
+//! let (_, bytes) = tiny_int8_model(); // normally written by `trainer quantize`
+//! let bytes = AlignedBytes::new(&bytes);
+//! let model = Model::from_bytes(&bytes)?;
+//! let mut scratch = [0.0f32; 8];
+//! assert_eq!(model.scratch_len(), 8); // two int8 buffers of 16 bytes
+//!
+//! // The f32 API quantizes in and dequantizes out.
+//! let mut x_hat = [0.0; 16];
+//! model.reconstruct(&[0.5; 16], &mut x_hat, &mut scratch)?;
+//!
+//! // The int8 API skips the conversions: here an input of zeros.
+//! let p = model.input_qparams().unwrap();
+//! let (mut code, mut out) = ([0i8; 2], [0i8; 16]);
+//! model.encode_i8(&[p.zero_point as i8; 16], &mut code, &mut scratch)?;
+//! model.decode_i8(&code, &mut out, &mut scratch)?;
+//! # Ok::<(), rrae_runtime::Error>(())
+//! ```
+//!
 //! # Promise
 //!
 //! - **No allocation**: the crate does not use `alloc`; inputs, outputs and
@@ -55,8 +100,8 @@
 //! - **No panics** reachable from the public API: a corrupt, truncated or
 //!   misaligned file is an [`Error::Format`]; a wrong buffer length is an
 //!   [`Error::BadLength`] (or a sibling variant).
-//! - **No unsafe code** (`#![deny(unsafe_code)]`); weights are borrowed with
-//!   `bytemuck` casts, never copied.
+//! - **No unsafe code** (`#![deny(unsafe_code)]`); weights (f32, i32, i8)
+//!   are borrowed with `bytemuck` casts, never copied.
 //!
 //! # Features
 //!
@@ -68,6 +113,7 @@
 extern crate std;
 
 mod error;
+mod int8;
 mod kernels;
 mod model;
 

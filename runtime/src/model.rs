@@ -3,10 +3,11 @@
 
 use core::mem::swap;
 
-use rrae_format::meta::{Basis, Layer, ModelMeta, Normalization};
+use rrae_format::meta::{Basis, Layer, ModelMeta, Normalization, QParams};
 use rrae_format::{read, ModelFile};
 
 use crate::error::Error;
+use crate::int8;
 use crate::kernels::{conv, dense, matvec, matvec_t};
 
 /// A model read from a `.rrae` file, borrowing its weights in place.
@@ -35,12 +36,12 @@ fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), Erro
 
 /// The first `n` elements (all of `s` if shorter; never the case for a
 /// validated model, whose widths fit the scratch).
-fn head(s: &[f32], n: usize) -> &[f32] {
+fn head<T>(s: &[T], n: usize) -> &[T] {
     s.get(..n).unwrap_or(s)
 }
 
 /// Mutable [`head`].
-fn head_mut(s: &mut [f32], n: usize) -> &mut [f32] {
+fn head_mut<T>(s: &mut [T], n: usize) -> &mut [T] {
     let n = n.min(s.len());
     s.split_at_mut(n).0
 }
@@ -51,19 +52,15 @@ impl<'a> Model<'a> {
     /// `bytes` must be exactly the file, 4-byte aligned: embed it with
     /// [`include_model!`](crate::include_model) or copy it into an aligned
     /// buffer. Any defect gives [`Error::Format`].
+    /// A model of a kind whose cargo feature is off (`f32`, `int8`) gives
+    /// [`Error::Disabled`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
         let file = read(bytes)?;
-        if file.meta.is_quantized() {
-            // Int8 kernels are not in this runtime yet: refuse format 1.2
-            // models rather than misread them.
-            return Err(Error::Format(
-                rrae_format::FormatError::UnsupportedVersion {
-                    major: file.header.major,
-                    minor: file.header.minor,
-                },
-            ));
+        match file.meta.is_quantized() {
+            true if !cfg!(feature = "int8") => Err(Error::Disabled { feature: "int8" }),
+            false if !cfg!(feature = "f32") => Err(Error::Disabled { feature: "f32" }),
+            _ => Ok(Model { file }),
         }
-        Ok(Model { file })
     }
 
     /// Features per sample (length of `x` and `x_hat`).
@@ -81,7 +78,8 @@ impl<'a> Model<'a> {
         self.file.meta.rank as usize
     }
 
-    /// Floats of scratch every operation needs (a longer buffer is fine).
+    /// Floats of scratch every operation needs (a longer buffer is fine);
+    /// an int8 model uses them as bytes.
     pub fn scratch_len(&self) -> usize {
         self.file.header.scratch as usize
     }
@@ -103,9 +101,21 @@ impl<'a> Model<'a> {
 
     /// Encodes `x` (`input_dim`) into its `rank` coefficients `alpha`:
     /// normalize, run the encoder, then `alpha = U_k^T y` for a separate basis.
+    ///
+    /// On an int8 model: normalize and quantize `x` (TFLite's `QUANTIZE`),
+    /// run the int8 encoder, dequantize the code.
     pub fn encode(&self, x: &[f32], alpha: &mut [f32], scratch: &mut [f32]) -> Result<(), Error> {
         check_len("x", self.input_dim(), x.len())?;
         check_len("alpha", self.rank(), alpha.len())?;
+        if let Some(p) = self.int8_code() {
+            let (a, b) = self.split_i8(scratch)?;
+            self.quantize_input(x, a);
+            let (code, _) = self.q_encoder(a, b);
+            for (d, &q) in alpha.iter_mut().zip(code.iter()) {
+                *d = int8::dequantize(q, p);
+            }
+            return Ok(());
+        }
         let (a, b) = self.split(scratch)?;
         let (y, _, len) = self.encoder(x, a, b);
         self.coefficients(head(y, len), alpha);
@@ -116,7 +126,11 @@ impl<'a> Model<'a> {
     /// separate basis, run the decoder, de-normalize.
     ///
     /// Progressive decoding: `alpha` may hold only the first `k' <= rank`
-    /// coefficients (at least one); the missing ones count as zero.
+    /// coefficients (at least one); the missing ones count as zero (on an
+    /// int8 model: the code's zero point, which stands for zero).
+    ///
+    /// On an int8 model: quantize `alpha` with [`code_qparams`](Self::code_qparams),
+    /// run the int8 decoder, dequantize and de-normalize.
     pub fn decode(
         &self,
         alpha: &[f32],
@@ -130,13 +144,25 @@ impl<'a> Model<'a> {
             });
         }
         check_len("x_hat", self.input_dim(), x_hat.len())?;
+        if let Some(p) = self.int8_code() {
+            let (a, b) = self.split_i8(scratch)?;
+            for (i, d) in head_mut(a, self.rank()).iter_mut().enumerate() {
+                *d = alpha
+                    .get(i)
+                    .map_or(p.zero_point as i8, |&v| int8::quantize(v, p));
+            }
+            let out = self.q_decoder(a, b);
+            self.dequantize_output(out, x_hat);
+            return Ok(());
+        }
         let (a, b) = self.split(scratch)?;
         a.iter_mut().zip(alpha).for_each(|(d, s)| *d = *s);
         self.decoder(a, b, alpha.len(), x_hat);
         Ok(())
     }
 
-    /// `decode(encode(x))` without a caller buffer for the coefficients.
+    /// `decode(encode(x))` without a caller buffer for the coefficients
+    /// (an int8 model keeps the code in int8 between the two).
     pub fn reconstruct(
         &self,
         x: &[f32],
@@ -145,6 +171,14 @@ impl<'a> Model<'a> {
     ) -> Result<(), Error> {
         check_len("x", self.input_dim(), x.len())?;
         check_len("x_hat", self.input_dim(), x_hat.len())?;
+        if self.int8_code().is_some() {
+            let (a, b) = self.split_i8(scratch)?;
+            self.quantize_input(x, a);
+            let (code, free) = self.q_encoder(a, b);
+            let out = self.q_decoder(code, free);
+            self.dequantize_output(out, x_hat);
+            return Ok(());
+        }
         let (a, b) = self.split(scratch)?;
         let (y, free, len) = self.encoder(x, a, b);
         self.coefficients(head(y, len), head_mut(free, self.rank()));
@@ -181,6 +215,188 @@ impl<'a> Model<'a> {
             *o = a + t * (b - a);
         }
         Ok(())
+    }
+
+    /// Whether the model's layers are int8 (format 1.2).
+    pub fn is_quantized(&self) -> bool {
+        self.file.meta.is_quantized()
+    }
+
+    /// Quantization of the int8 input `x` (that of the first encoder
+    /// layer), `None` for an f32 model.
+    pub fn input_qparams(&self) -> Option<QParams> {
+        self.file.meta.encoder.first()?.quant().map(|q| q.input)
+    }
+
+    /// Quantization of the int8 code (the coefficients: the last encoder
+    /// layer's output), `None` for an f32 model.
+    pub fn code_qparams(&self) -> Option<QParams> {
+        let q = self.file.meta.encoder.last()?.quant()?;
+        Some(q.output_qparams())
+    }
+
+    /// Quantization of the int8 output `x_hat` (the last decoder layer's
+    /// output), `None` for an f32 model.
+    pub fn output_qparams(&self) -> Option<QParams> {
+        let q = self.file.meta.decoder.last()?.quant()?;
+        Some(q.output_qparams())
+    }
+
+    /// Int8 [`encode`](Self::encode): `x` (`input_dim`, quantized with
+    /// [`input_qparams`](Self::input_qparams)) to the `rank` int8
+    /// coefficients `code` ([`code_qparams`](Self::code_qparams)). No
+    /// normalization (it is f32): `x` is what the first layer sees.
+    /// [`Error::NotQuantized`] on an f32 model.
+    pub fn encode_i8(&self, x: &[i8], code: &mut [i8], scratch: &mut [f32]) -> Result<(), Error> {
+        self.check_quantized()?;
+        check_len("x", self.input_dim(), x.len())?;
+        check_len("code", self.rank(), code.len())?;
+        let (a, b) = self.split_i8(scratch)?;
+        a.iter_mut().zip(x).for_each(|(d, s)| *d = *s);
+        let (out, _) = self.q_encoder(a, b);
+        code.iter_mut().zip(out.iter()).for_each(|(d, s)| *d = *s);
+        Ok(())
+    }
+
+    /// Int8 [`decode`](Self::decode): the first `k' <= rank` int8
+    /// coefficients (the rest: the code's zero point) to `x_hat`
+    /// (`input_dim`, [`output_qparams`](Self::output_qparams), not
+    /// de-normalized). [`Error::NotQuantized`] on an f32 model.
+    pub fn decode_i8(
+        &self,
+        code: &[i8],
+        x_hat: &mut [i8],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        let p = self.check_quantized()?;
+        if code.is_empty() || code.len() > self.rank() {
+            return Err(Error::BadCoefficients {
+                rank: self.rank(),
+                got: code.len(),
+            });
+        }
+        check_len("x_hat", self.input_dim(), x_hat.len())?;
+        let (a, b) = self.split_i8(scratch)?;
+        for (i, d) in head_mut(a, self.rank()).iter_mut().enumerate() {
+            *d = code.get(i).copied().unwrap_or(p.zero_point as i8);
+        }
+        let out = self.q_decoder(a, b);
+        x_hat.iter_mut().zip(out.iter()).for_each(|(d, s)| *d = *s);
+        Ok(())
+    }
+
+    /// Int8 [`reconstruct`](Self::reconstruct): `decode_i8(encode_i8(x))`.
+    pub fn reconstruct_i8(
+        &self,
+        x: &[i8],
+        x_hat: &mut [i8],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        self.check_quantized()?;
+        check_len("x", self.input_dim(), x.len())?;
+        check_len("x_hat", self.input_dim(), x_hat.len())?;
+        let (a, b) = self.split_i8(scratch)?;
+        a.iter_mut().zip(x).for_each(|(d, s)| *d = *s);
+        let (code, free) = self.q_encoder(a, b);
+        let out = self.q_decoder(code, free);
+        x_hat.iter_mut().zip(out.iter()).for_each(|(d, s)| *d = *s);
+        Ok(())
+    }
+
+    /// The code's parameters, or [`Error::NotQuantized`] (also when the
+    /// `int8` feature is off).
+    fn check_quantized(&self) -> Result<QParams, Error> {
+        if !cfg!(feature = "int8") {
+            return Err(Error::NotQuantized);
+        }
+        self.code_qparams().ok_or(Error::NotQuantized)
+    }
+
+    /// Which path the f32 API takes: `Some(code parameters)` for the int8
+    /// one. Constant when only one kind's feature is on, so that the other
+    /// kind's code is not linked (`from_bytes` refused its models).
+    fn int8_code(&self) -> Option<QParams> {
+        match (cfg!(feature = "f32"), cfg!(feature = "int8")) {
+            (_, false) => None,
+            (false, true) => Some(self.code_qparams().unwrap_or(QParams {
+                scale: 1.0,
+                zero_point: 0,
+            })),
+            (true, true) => self.code_qparams(),
+        }
+    }
+
+    /// [`split`](Self::split), each half viewed as bytes (int8 models).
+    fn split_i8<'s>(&self, scratch: &'s mut [f32]) -> Result<(&'s mut [i8], &'s mut [i8]), Error> {
+        let (a, b) = self.split(scratch)?;
+        Ok((
+            bytemuck::try_cast_slice_mut(a).unwrap_or_default(),
+            bytemuck::try_cast_slice_mut(b).unwrap_or_default(),
+        ))
+    }
+
+    /// The normalization of feature `i`: `(shift, scale)`.
+    fn norm_at(&self, i: usize) -> (f32, f32) {
+        match self.file.meta.normalization {
+            Normalization::None => (0.0, 1.0),
+            Normalization::Global { shift, scale } => (shift, scale),
+            Normalization::PerFeature { shift, scale } => (
+                self.file.tensor(shift).get(i).copied().unwrap_or(0.0),
+                self.file.tensor(scale).get(i).copied().unwrap_or(1.0),
+            ),
+        }
+    }
+
+    /// `a[i] = quantize((x[i] - shift) / scale)` with the input's parameters.
+    fn quantize_input(&self, x: &[f32], a: &mut [i8]) {
+        let Some(p) = self.input_qparams() else {
+            return;
+        };
+        for (i, (d, &v)) in a.iter_mut().zip(x).enumerate() {
+            let (shift, scale) = self.norm_at(i);
+            *d = int8::quantize((v - shift) / scale, p);
+        }
+    }
+
+    /// `x_hat[i] = dequantize(out[i]) * scale + shift` with the output's
+    /// parameters.
+    fn dequantize_output(&self, out: &[i8], x_hat: &mut [f32]) {
+        let Some(p) = self.output_qparams() else {
+            return;
+        };
+        for (i, (d, &q)) in x_hat.iter_mut().zip(out).enumerate() {
+            let (shift, scale) = self.norm_at(i);
+            *d = int8::dequantize(q, p) * scale + shift;
+        }
+    }
+
+    /// Runs the int8 encoder on `a[..input_dim]`: the buffer starting with
+    /// the code (`rank`) and the free one.
+    fn q_encoder<'s>(&self, a: &'s mut [i8], b: &'s mut [i8]) -> (&'s mut [i8], &'s mut [i8]) {
+        let (code, free, _) = self.q_layers(&self.file.meta.encoder, a, b, self.input_dim());
+        (code, free)
+    }
+
+    /// Runs the int8 decoder on `a[..rank]`: its output (`input_dim`).
+    fn q_decoder<'s>(&self, a: &'s mut [i8], b: &'s mut [i8]) -> &'s mut [i8] {
+        let (out, _, len) = self.q_layers(&self.file.meta.decoder, a, b, self.rank());
+        head_mut(out, len)
+    }
+
+    /// Runs int8 `layers` on `src[..len]`, ping-ponging with `dst`: the
+    /// buffer holding the output, the free one, and the output width.
+    fn q_layers<'s>(
+        &self,
+        layers: &[Layer],
+        mut src: &'s mut [i8],
+        mut dst: &'s mut [i8],
+        mut len: usize,
+    ) -> (&'s mut [i8], &'s mut [i8], usize) {
+        for layer in layers {
+            len = int8::layer(&self.file, layer, head(src, len), dst);
+            swap(&mut src, &mut dst);
+        }
+        (src, dst, len)
     }
 
     /// The two ping-pong halves of `scratch`.
@@ -281,7 +497,7 @@ impl<'a> Model<'a> {
             Layer::Dense {
                 in_dim, activation, ..
             } => dense(w, in_dim as usize, b, src, out, activation),
-            // Int8 layers: `from_bytes` rejects their models (for now).
+            // Int8 layers never get here (`q_layers` runs them).
             _ => conv(layer, w, b, src, out),
         }
         out_dim
