@@ -256,7 +256,8 @@ def main():
             goal_mem.append((name, sb / ar))
     w("")
 
-    i8 = [r for r in (load(os.path.join(out, f"int8_tflm.{m}.json")) for m in ("dense", "cnn")) if r]
+    i8 = [dict(r, model=m) for m, r in ((m, load(os.path.join(out, f"int8_tflm.{m}.json")))
+                                         for m in ("dense", "cnn")) if r]
     if i8:
         w("## Int8: bit-identical with TFLite Micro's int8 kernels")
         w("")

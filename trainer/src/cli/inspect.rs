@@ -163,11 +163,9 @@ fn describe_quant(file: &ModelFile<'_>, q: &Quant) -> String {
         .fold((f32::INFINITY, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
     let act = match q.activation {
         QActivation::Clamp { min, max } => format!("clamp {min}..{max}"),
-        QActivation::Table { output, source, .. } => format!(
-            "{} table -> {}",
-            activation::name(source),
-            qp(output)
-        ),
+        QActivation::Table { output, source, .. } => {
+            format!("{} table -> {}", activation::name(source), qp(output))
+        }
     };
     format!(
         "int8: input {}; weight scales {} ({lo:e}..{hi:e}); requantized {}; {act}",

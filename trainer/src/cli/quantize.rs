@@ -129,7 +129,11 @@ pub fn exec(args: QuantizeArgs) -> Result<()> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     let f32_error = LoadedModel::new(&raw)?.rel_error(eval.view())?;
     let int8 = int8_error(&q, eval.view())?;
-    let what = if args.dataset.is_some() { "test" } else { "data" };
+    let what = if args.dataset.is_some() {
+        "test"
+    } else {
+        "data"
+    };
     println!(
         "{name}: {what} error f32 {f32_error:.4} %, int8 {int8:.4} % ({:.3}x; calibration {} on {} samples)",
         int8 / f32_error,

@@ -10,6 +10,9 @@ use super::fixed_point::multiply_by_quantized_multiplier;
 use super::QParams;
 use crate::nn::conv::{Conv2dSpec, ConvTranspose2dSpec};
 
+/// `((in_channels, out_channels), (H, W), [kernel, stride, padding])`.
+pub type ConvParts = ((usize, usize), (usize, usize), [(usize, usize); 3]);
+
 /// The linear map of a quantized layer (geometry only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QKind {
@@ -44,6 +47,24 @@ impl QKind {
             QKind::ConvTranspose2d(s) => {
                 (i / (s.kernel.0 * s.kernel.1).max(1)) % s.out_channels.max(1)
             }
+        }
+    }
+
+    /// Channels in and out, input `(H, W)`, and kernel, stride and padding
+    /// `(height, width)` of a convolution of either kind; `None` for dense.
+    pub fn conv_geometry(&self) -> Option<ConvParts> {
+        match *self {
+            QKind::Dense { .. } => None,
+            QKind::Conv2d(s) => Some((
+                (s.in_channels, s.out_channels),
+                s.input,
+                [s.kernel, s.stride, s.padding],
+            )),
+            QKind::ConvTranspose2d(s) => Some((
+                (s.in_channels, s.out_channels),
+                s.input,
+                [s.kernel, s.stride, s.padding],
+            )),
         }
     }
 
@@ -191,17 +212,15 @@ impl QLayer {
                             let mut a = 0i32;
                             for ci in 0..s.in_channels {
                                 for ky in 0..kh {
-                                    let iy = (oy * s.stride.0 + ky) as isize - s.padding.0 as isize;
-                                    if iy < 0 || iy >= h as isize {
+                                    let Some(iy) = tap(oy, s.stride.0, ky, s.padding.0, h) else {
                                         continue;
-                                    }
+                                    };
                                     for kx in 0..kw {
-                                        let ix =
-                                            (ox * s.stride.1 + kx) as isize - s.padding.1 as isize;
-                                        if ix < 0 || ix >= w as isize {
+                                        let Some(ix) = tap(ox, s.stride.1, kx, s.padding.1, w)
+                                        else {
                                             continue;
-                                        }
-                                        let xi = (ci * h + iy as usize) * w + ix as usize;
+                                        };
+                                        let xi = (ci * h + iy) * w + ix;
                                         let wi = ((co * s.in_channels + ci) * kh + ky) * kw + kx;
                                         a = a.wrapping_add(
                                             xin(xi).wrapping_mul(i32::from(self.weight[wi])),
@@ -224,18 +243,16 @@ impl QLayer {
                             let v = xin((ci * h + iy) * w + ix);
                             for co in 0..s.out_channels {
                                 for ky in 0..kh {
-                                    let oy = (iy * s.stride.0 + ky) as isize - s.padding.0 as isize;
-                                    if oy < 0 || oy >= ho as isize {
+                                    let Some(oy) = tap(iy, s.stride.0, ky, s.padding.0, ho) else {
                                         continue;
-                                    }
+                                    };
                                     for kx in 0..kw {
-                                        let ox =
-                                            (ix * s.stride.1 + kx) as isize - s.padding.1 as isize;
-                                        if ox < 0 || ox >= wo as isize {
+                                        let Some(ox) = tap(ix, s.stride.1, kx, s.padding.1, wo)
+                                        else {
                                             continue;
-                                        }
+                                        };
                                         let wi = ((ci * s.out_channels + co) * kh + ky) * kw + kx;
-                                        let oi = (co * ho + oy as usize) * wo + ox as usize;
+                                        let oi = (co * ho + oy) * wo + ox;
                                         acc[oi] = acc[oi].wrapping_add(
                                             v.wrapping_mul(i32::from(self.weight[wi])),
                                         );
@@ -255,6 +272,13 @@ impl QLayer {
             })
             .collect()
     }
+}
+
+/// The pixel `a · stride + k − pad` along one axis, if it lies in
+/// `0..limit`: the input pixel of a convolution's output `a` and tap `k`, or
+/// the output pixel of a transposed convolution's input `a` and tap `k`.
+fn tap(a: usize, stride: usize, k: usize, pad: usize, limit: usize) -> Option<usize> {
+    (a * stride + k).checked_sub(pad).filter(|&v| v < limit)
 }
 
 /// Runs `layers` in order on one int8 sample.

@@ -6,7 +6,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use ndarray::{Array1, Array2, Array4, ArrayView2};
-use rrae_format::meta::{Basis, Layer as FileLayer, Normalization};
+use rrae_format::meta::{Basis, Conv, Layer as FileLayer, Normalization};
 use rrae_format::ModelFile;
 
 use super::calibrate::{self, LayerRange, Method, Range};
@@ -39,6 +39,25 @@ fn array4(v: &[f32], shape: [u32; 4]) -> Result<Array4<f32>> {
     Array4::from_shape_vec(s, v.to_vec()).map_err(|e| anyhow!("a weight tensor: {e}"))
 }
 
+/// The trainer's geometry of a file convolution, its weights (of `shape`)
+/// and its bias.
+fn conv_parts(
+    file: &ModelFile<'_>,
+    c: &Conv,
+    shape: [u32; 4],
+) -> Result<(Conv2dSpec, Array4<f32>, Array1<f32>)> {
+    let spec = Conv2dSpec {
+        in_channels: c.in_channels as usize,
+        out_channels: c.out_channels as usize,
+        kernel: usize2(c.kernel),
+        stride: usize2(c.stride),
+        padding: usize2(c.padding),
+        input: (c.in_height as usize, c.in_width as usize),
+    };
+    let w = array4(file.tensor(c.weight), shape)?;
+    Ok((spec, w, Array1::from(file.tensor(c.bias).to_vec())))
+}
+
 fn network(file: &ModelFile<'_>, layers: &[FileLayer], what: &str) -> Result<Network<f32>> {
     let mut out = Vec::new();
     for (i, l) in layers.iter().enumerate() {
@@ -60,17 +79,8 @@ fn network(file: &ModelFile<'_>, layers: &[FileLayer], what: &str) -> Result<Net
                 act: activation,
             }),
             FileLayer::Conv2d(c) => {
-                let spec = Conv2dSpec {
-                    in_channels: c.in_channels as usize,
-                    out_channels: c.out_channels as usize,
-                    kernel: usize2(c.kernel),
-                    stride: usize2(c.stride),
-                    padding: usize2(c.padding),
-                    input: (c.in_height as usize, c.in_width as usize),
-                };
                 let shape = [c.out_channels, c.in_channels, c.kernel[0], c.kernel[1]];
-                let w = array4(file.tensor(c.weight), shape).with_context(context)?;
-                let b = Array1::from(file.tensor(c.bias).to_vec());
+                let (spec, w, b) = conv_parts(file, &c, shape).with_context(context)?;
                 Layer::Conv2d {
                     conv: Conv2d::new(spec, w, b).with_context(context)?,
                     act: c.activation,
@@ -80,18 +90,17 @@ fn network(file: &ModelFile<'_>, layers: &[FileLayer], what: &str) -> Result<Net
                 conv: c,
                 output_padding,
             } => {
-                let spec = ConvTranspose2dSpec {
-                    in_channels: c.in_channels as usize,
-                    out_channels: c.out_channels as usize,
-                    kernel: usize2(c.kernel),
-                    stride: usize2(c.stride),
-                    padding: usize2(c.padding),
-                    output_padding: usize2(output_padding),
-                    input: (c.in_height as usize, c.in_width as usize),
-                };
                 let shape = [c.in_channels, c.out_channels, c.kernel[0], c.kernel[1]];
-                let w = array4(file.tensor(c.weight), shape).with_context(context)?;
-                let b = Array1::from(file.tensor(c.bias).to_vec());
+                let (s, w, b) = conv_parts(file, &c, shape).with_context(context)?;
+                let spec = ConvTranspose2dSpec {
+                    in_channels: s.in_channels,
+                    out_channels: s.out_channels,
+                    kernel: s.kernel,
+                    stride: s.stride,
+                    padding: s.padding,
+                    output_padding: usize2(output_padding),
+                    input: s.input,
+                };
                 Layer::ConvTranspose2d {
                     conv: ConvTranspose2d::new(spec, w, b).with_context(context)?,
                     act: c.activation,
@@ -262,7 +271,8 @@ fn quantize_chain(
     let mut q = input;
     let mut out = Vec::new();
     for (i, (l, r)) in net.layers.iter().zip(ranges).enumerate() {
-        let ql = quantize_layer(l, q, r, i, per_tensor).with_context(|| format!("quantizing the {what}"))?;
+        let ql = quantize_layer(l, q, r, i, per_tensor)
+            .with_context(|| format!("quantizing the {what}"))?;
         q = ql.out_qparams();
         out.push(ql);
     }
@@ -285,7 +295,13 @@ impl F32Model {
         let input = choose_qparams(in_range.min, in_range.max)
             .ok_or_else(|| anyhow!("calibration data {what}: non-finite range"))?;
         let (enc_ranges, codes) = calibrate::calibrate(&self.encoder, x.view(), method)?;
-        let encoder = quantize_chain(&self.encoder, input, &enc_ranges, opts.per_tensor, "encoder")?;
+        let encoder = quantize_chain(
+            &self.encoder,
+            input,
+            &enc_ranges,
+            opts.per_tensor,
+            "encoder",
+        )?;
         let code = encoder
             .last()
             .map(QLayer::out_qparams)

@@ -7,8 +7,7 @@
 use anyhow::{anyhow, Result};
 use ndarray::ArrayView2;
 use rrae_format::meta::{
-    Basis, ConvGeometry, Layer, Normalization, ParamTable, QActivation, Quant, Sampler,
-    MAX_LAYERS,
+    Basis, ConvGeometry, Layer, Normalization, ParamTable, QActivation, Quant, Sampler, MAX_LAYERS,
 };
 use rrae_format::{heapless, AlignedBytes, ModelFile, ModelMeta, ModelWriter};
 
@@ -24,20 +23,19 @@ fn pair((a, b): (usize, usize)) -> Result<[u32; 2]> {
     Ok([u32_of(a)?, u32_of(b)?])
 }
 
-fn geometry(
-    in_channels: usize,
-    out_channels: usize,
-    input: (usize, usize),
-    k: [(usize, usize); 3],
-) -> Result<ConvGeometry> {
+/// The file's geometry of a quantized convolution of either kind.
+fn geometry(kind: &QKind) -> Result<ConvGeometry> {
+    let ((in_channels, out_channels), input, [kernel, stride, padding]) = kind
+        .conv_geometry()
+        .ok_or_else(|| anyhow!("a dense layer has no convolution geometry"))?;
     Ok(ConvGeometry {
         in_channels: u32_of(in_channels)?,
         in_height: u32_of(input.0)?,
         in_width: u32_of(input.1)?,
         out_channels: u32_of(out_channels)?,
-        kernel: pair(k[0])?,
-        stride: pair(k[1])?,
-        padding: pair(k[2])?,
+        kernel: pair(kernel)?,
+        stride: pair(stride)?,
+        padding: pair(padding)?,
     })
 }
 
@@ -73,22 +71,12 @@ fn layer(w: &mut ModelWriter, l: &QLayer) -> Result<Layer> {
             out_dim: u32_of(out_dim)?,
             q,
         },
-        QKind::Conv2d(s) => Layer::QConv2d {
-            conv: geometry(
-                s.in_channels,
-                s.out_channels,
-                s.input,
-                [s.kernel, s.stride, s.padding],
-            )?,
+        QKind::Conv2d(_) => Layer::QConv2d {
+            conv: geometry(&l.kind)?,
             q,
         },
         QKind::ConvTranspose2d(s) => Layer::QConvTranspose2d {
-            conv: geometry(
-                s.in_channels,
-                s.out_channels,
-                s.input,
-                [s.kernel, s.stride, s.padding],
-            )?,
+            conv: geometry(&l.kind)?,
             output_padding: pair(s.output_padding)?,
             q,
         },
@@ -109,7 +97,11 @@ fn layers(w: &mut ModelWriter, ls: &[QLayer]) -> Result<heapless::Vec<Layer, MAX
 ///
 /// # Errors
 /// If the format's writer rejects the result (it re-validates everything).
-pub fn model_bytes(f32_file: &ModelFile<'_>, encoder: &[QLayer], decoder: &[QLayer]) -> Result<Vec<u8>> {
+pub fn model_bytes(
+    f32_file: &ModelFile<'_>,
+    encoder: &[QLayer],
+    decoder: &[QLayer],
+) -> Result<Vec<u8>> {
     let m = &f32_file.meta;
     let mut w = ModelWriter::new();
     let mut copy = |r| w.tensor(f32_file.tensor(r));
