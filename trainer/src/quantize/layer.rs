@@ -194,10 +194,9 @@ impl QLayer {
         let mut acc: Vec<i32> = vec![0; out_len];
         let per_channel = out_len / self.kind.channels().max(1);
         match self.kind {
-            QKind::Dense { in_dim, out_dim } => {
-                for o in 0..out_dim {
-                    let row = &self.weight[o * in_dim..(o + 1) * in_dim];
-                    acc[o] = row.iter().enumerate().fold(0i32, |a, (i, &w)| {
+            QKind::Dense { in_dim, .. } => {
+                for (a, row) in acc.iter_mut().zip(self.weight.chunks(in_dim.max(1))) {
+                    *a = row.iter().enumerate().fold(0i32, |a, (i, &w)| {
                         a.wrapping_add(xin(i).wrapping_mul(i32::from(w)))
                     });
                 }
