@@ -10,7 +10,7 @@
 //! - [`calibrate`]: activation ranges from sample data (min/max or percentile);
 //! - [`layer`]: a quantized layer and its scalar reference forward pass;
 //! - [`model`]: a whole model, from an f32 `.rrae` file to quantized networks;
-//! - [`write`]: the format 1.2 file.
+//! - [`write`](mod@write): the format 1.2 file.
 
 pub mod calibrate;
 pub mod fixed_point;
