@@ -256,6 +256,24 @@ def main():
             goal_mem.append((name, sb / ar))
     w("")
 
+    i8 = [dict(r, model=m) for m, r in ((m, load(os.path.join(out, f"int8_tflm.{m}.json")))
+                                         for m in ("dense", "cnn")) if r]
+    if i8:
+        w("## Int8: bit-identical with TFLite Micro's int8 kernels")
+        w("")
+        w("A dense and a CNN RRAE (ReLU), fitted briefly and quantized with `trainer fit --quantize int8`; "
+          "`bench/int8_tflm.py` writes the same int8 weights, per-channel scales, int32 biases and zero points "
+          "into a `.tflite` (FULLY_CONNECTED, CONV_2D and TRANSPOSE_CONV per-channel, RESHAPE) and runs it and "
+          "our runtime (`trainer eval`) on the same random int8 inputs. TFLM's arena: its own "
+          "`print_allocations` total.")
+        w("")
+        w("| model | TFLite ops | int8 values compared | max abs diff (int8 units) | TFLM arena bytes | .tflite bytes |")
+        w("|---|---|---|---|---|---|")
+        for r in i8:
+            w(f"| {r['model']} | {', '.join(r['layers'])} | {r['values']:,} | {r['max_abs_diff_int8']} | "
+              f"{r['tflm_arena_bytes']:,} | {r['tflite_bytes']:,} |")
+        w("")
+
     ad01 = load(os.path.join(out, "ad01_parity.json"))
     if ad01:
         w("### AD01 import and host parity (MLPerf Tiny anomaly detection)")

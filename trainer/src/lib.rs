@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod plots;
+pub mod quantize;
 pub mod rank_layer;
 pub mod report;
 pub mod tflite;

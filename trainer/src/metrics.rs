@@ -152,15 +152,18 @@ impl LoadedModel {
 }
 
 /// Parameter count and weight bytes of the deployed networks (encoder and
-/// decoder layers; basis, sampler and tables excluded).
+/// decoder layers: weights and biases, 4 bytes each, or 1 byte for an int8
+/// weight; basis, sampler, scales and tables excluded).
 pub fn model_size(meta: &ModelMeta<'_>) -> (usize, usize) {
-    let params: usize = meta
-        .encoder
+    meta.encoder
         .iter()
         .chain(meta.decoder.iter())
-        .map(|l: &Layer| (l.weight().len + l.bias().len) as usize)
-        .sum();
-    (params, params * 4)
+        .map(|l: &Layer| {
+            let (w, b) = (l.weight().len as usize, l.bias().len as usize);
+            let w_bytes = if l.is_quantized() { w } else { 4 * w };
+            (w + b, w_bytes + 4 * b)
+        })
+        .fold((0, 0), |(p, n), (a, b)| (p + a, n + b))
 }
 
 /// The flash sizes a model of `weight_bytes` exceeds, as warnings.
@@ -274,8 +277,31 @@ pub struct Metrics {
     pub file_bytes: usize,
     /// Whether the basis is folded into the layers.
     pub folded: bool,
+    /// The int8 model beside it (`fit --quantize int8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8: Option<Int8Metrics>,
     /// The resolved hyperparameters.
     pub config: crate::config::TrainConfig,
+}
+
+/// The int8 model `trainer fit --quantize int8` writes beside `model.rrae`,
+/// measured through the runtime like the f32 one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Int8Metrics {
+    /// File name, in the same directory.
+    pub file: String,
+    /// Calibration method (`minmax` or `pNN`).
+    pub calibration: String,
+    /// One weight scale per layer (else per output channel).
+    pub per_tensor: bool,
+    /// Training samples calibrated on.
+    pub calibration_samples: usize,
+    /// Relative error (%) on the training set, original units.
+    pub train_rel_error: f64,
+    /// Relative error (%) on the test set, original units.
+    pub test_rel_error: f64,
+    /// Size of the int8 file.
+    pub file_bytes: usize,
 }
 
 #[cfg(test)]

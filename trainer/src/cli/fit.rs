@@ -12,11 +12,14 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayView2, Axis};
 
+use super::quantize;
 use crate::basis;
 use crate::config::{self, FitOptions, ModelKind, NormalizeKind, TrainConfig};
 use crate::data::{self, Dataset, NormKind, Normalizer};
 use crate::export::{self, ExportInput};
 use crate::metrics::{self, ExportedKind, LoadedModel, Metrics};
+use crate::quantize::calibrate::Method;
+use crate::quantize::model::Options as QOptions;
 use crate::report::{self, FitPlots, LossHistory};
 use crate::train::checkpoint::{self, Checkpointer, DataFingerprint};
 use crate::train::validation::{self, Validation};
@@ -51,6 +54,54 @@ pub struct FitArgs {
     /// and on Ctrl-C).
     #[arg(long, value_name = "N", default_value_t = checkpoint::DEFAULT_EVERY)]
     pub checkpoint_every: usize,
+    /// Also write DIR/model-int8.rrae, quantized after training (post-training
+    /// quantization calibrated on the training data; see `trainer quantize`).
+    #[arg(long, value_name = "KIND")]
+    pub quantize: Option<QuantizeKind>,
+    /// With --quantize: activation ranges, `minmax` or a percentile (`p99.99`).
+    #[arg(long, default_value = quantize::DEFAULT_METHOD, requires = "quantize")]
+    pub calibration: Method,
+    /// With --quantize: one weight scale per layer instead of per channel.
+    #[arg(long, requires = "quantize")]
+    pub per_tensor: bool,
+}
+
+/// The quantized model kinds `fit --quantize` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QuantizeKind {
+    /// TFLite's int8 scheme (format 1.2).
+    Int8,
+}
+
+/// File name of the int8 model `fit --quantize int8` writes beside `model.rrae`.
+pub const INT8_FILE: &str = "model-int8.rrae";
+
+/// Quantizes `DIR/model.rrae` of a finished run on its training data, writes
+/// `DIR/model-int8.rrae`, and adds the int8 figures to `out.metrics` and
+/// `metrics.json`.
+///
+/// # Errors
+/// Quantization, evaluation or writing failures.
+pub fn write_int8(opts: &FitOptions, out: &mut FitOutcome, q_opts: QOptions) -> Result<()> {
+    let (ds, _) = load_data(opts)?;
+    let raw = std::fs::read(&out.model_path)
+        .with_context(|| format!("reading {}", out.model_path.display()))?;
+    let n = quantize::DEFAULT_CALIBRATION_SAMPLES.min(ds.train.nrows());
+    let q = quantize::quantize_rows(&raw, ds.train.view(), n, q_opts, "(the training data)")?;
+    let path = out.model_path.with_file_name(INT8_FILE);
+    crate::atomic::write(&path, &q.bytes).with_context(|| format!("writing {}", path.display()))?;
+    out.metrics.int8 = Some(metrics::Int8Metrics {
+        file: INT8_FILE.into(),
+        calibration: q_opts.calibration.to_string(),
+        per_tensor: q_opts.per_tensor,
+        calibration_samples: n,
+        train_rel_error: quantize::int8_error(&q, ds.train.view())?,
+        test_rel_error: quantize::int8_error(&q, ds.test.view())?,
+        file_bytes: q.bytes.len(),
+    });
+    let json = serde_json::to_string_pretty(&out.metrics)?;
+    crate::atomic::write(&out.metrics_path, json.as_bytes())
+        .with_context(|| format!("writing {}", out.metrics_path.display()))
 }
 
 /// Checkpointing and interruption of a `fit` run (docs/RELIABILITY-TRAINER.md).
@@ -115,7 +166,14 @@ pub fn exec(args: FitArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         interrupt: Some(interrupt_flag()?),
     };
-    let out = fit_with(&opts, !args.no_fold, !args.quiet, &run)?;
+    let mut out = fit_with(&opts, !args.no_fold, !args.quiet, &run)?;
+    if args.quantize.is_some() {
+        let q_opts = QOptions {
+            calibration: args.calibration,
+            per_tensor: args.per_tensor,
+        };
+        write_int8(&opts, &mut out, q_opts)?;
+    }
     if !args.quiet {
         let m = &out.metrics;
         println!(
@@ -139,6 +197,17 @@ pub fn exec(args: FitArgs) -> Result<()> {
             "parameters: {}, weight bytes: {}, file bytes: {}",
             m.param_count, m.weight_bytes, m.file_bytes
         );
+        if let Some(q) = &m.int8 {
+            println!(
+                "int8 ({}): train {:.3} % test {:.3} % ({:.2}x the f32 test error), file bytes: {} -> {}",
+                q.calibration,
+                q.train_rel_error,
+                q.test_rel_error,
+                q.test_rel_error / m.test_rel_error,
+                q.file_bytes,
+                out.model_path.with_file_name(&q.file).display()
+            );
+        }
         for w in metrics::flash_warnings(m.weight_bytes) {
             eprintln!("{w}");
         }
@@ -499,6 +568,7 @@ pub fn fit_with(
         weight_bytes,
         file_bytes: bytes.len(),
         folded: fold,
+        int8: None,
         config: cfg,
     };
     let metrics_path = out_dir.join("metrics.json");

@@ -7,6 +7,7 @@ pub mod import;
 pub mod inspect;
 pub mod interpolate;
 pub mod predict;
+pub mod quantize;
 pub mod sample;
 
 use anyhow::Result;
@@ -32,6 +33,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Convert a TensorFlow Lite model (.tflite, f32) into a .rrae file.
     Import(import::ImportArgs),
+    /// Quantize an f32 model file to int8 (post-training, calibrated on data).
+    Quantize(quantize::QuantizeArgs),
     /// Generate samples from the model's coefficient Gaussian.
     Sample(sample::SampleArgs),
     /// Decode a straight path in coefficient space between two samples.
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::exec(a),
         Command::Inspect(a) => inspect::exec(a),
         Command::Import(a) => import::exec(a),
+        Command::Quantize(a) => quantize::exec(a),
         Command::Sample(a) => sample::exec(a),
         Command::Interpolate(a) => interpolate::exec(a),
         Command::Predict(a) => predict::exec(a),

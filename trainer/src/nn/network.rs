@@ -328,6 +328,14 @@ pub struct Workspace<T> {
     conv: ConvWorkspace<T>,
 }
 
+impl<T> Workspace<T> {
+    /// Pre-activations and post-activations (`batch x out_i`) of every
+    /// layer after a [`Network::forward`] (empty before the first one).
+    pub fn layer_values(&self) -> (&[Array2<T>], &[Array2<T>]) {
+        (&self.z, &self.a)
+    }
+}
+
 impl<T: NdFloat> Default for Workspace<T> {
     fn default() -> Self {
         Self {

@@ -1,0 +1,343 @@
+//! Post-training quantization of a whole model: the f32 networks read from
+//! a `.rrae` file, calibrated on sample data, quantized layer by layer into
+//! a chain whose every layer's input parameters are its predecessor's
+//! output parameters (the encoder's last output parameters are the code's,
+//! the decoder's first input).
+
+use anyhow::{anyhow, Context, Result};
+use ndarray::{Array1, Array2, Array4, ArrayView2};
+use rrae_format::meta::{Basis, Conv, Layer as FileLayer, Normalization};
+use rrae_format::ModelFile;
+
+use super::calibrate::{self, LayerRange, Method, Range};
+use super::layer::{forward_chain, QAct, QKind, QLayer};
+use super::params::{
+    choose_qparams, dequantize, effective_scale, quantize, quantize_bias, quantize_weights,
+};
+use super::{lut, QParams};
+use crate::data::Normalizer;
+use crate::nn::conv::{Conv2d, Conv2dSpec, ConvTranspose2d, ConvTranspose2dSpec};
+use crate::nn::{Dense, Layer, Network};
+
+/// The f32 model of a `.rrae` file as trainer networks.
+#[derive(Debug, Clone)]
+pub struct F32Model {
+    /// The file's input normalization.
+    pub normalizer: Normalizer,
+    /// Encoder (input to coefficients; the basis is folded).
+    pub encoder: Network<f32>,
+    /// Decoder (coefficients to output).
+    pub decoder: Network<f32>,
+}
+
+fn usize2([a, b]: [u32; 2]) -> (usize, usize) {
+    (a as usize, b as usize)
+}
+
+fn array4(v: &[f32], shape: [u32; 4]) -> Result<Array4<f32>> {
+    let s = shape.map(|d| d as usize);
+    Array4::from_shape_vec(s, v.to_vec()).map_err(|e| anyhow!("a weight tensor: {e}"))
+}
+
+/// The trainer's geometry of a file convolution, its weights (of `shape`)
+/// and its bias.
+fn conv_parts(
+    file: &ModelFile<'_>,
+    c: &Conv,
+    shape: [u32; 4],
+) -> Result<(Conv2dSpec, Array4<f32>, Array1<f32>)> {
+    let spec = Conv2dSpec {
+        in_channels: c.in_channels as usize,
+        out_channels: c.out_channels as usize,
+        kernel: usize2(c.kernel),
+        stride: usize2(c.stride),
+        padding: usize2(c.padding),
+        input: (c.in_height as usize, c.in_width as usize),
+    };
+    let w = array4(file.tensor(c.weight), shape)?;
+    Ok((spec, w, Array1::from(file.tensor(c.bias).to_vec())))
+}
+
+fn network(file: &ModelFile<'_>, layers: &[FileLayer], what: &str) -> Result<Network<f32>> {
+    let mut out = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let context = || format!("{what} layer {i}");
+        out.push(match *l {
+            FileLayer::Dense {
+                in_dim,
+                out_dim,
+                weight,
+                bias,
+                activation,
+            } => Layer::Dense(Dense {
+                w: Array2::from_shape_vec(
+                    (out_dim as usize, in_dim as usize),
+                    file.tensor(weight).to_vec(),
+                )
+                .with_context(context)?,
+                b: Array1::from(file.tensor(bias).to_vec()),
+                act: activation,
+            }),
+            FileLayer::Conv2d(c) => {
+                let shape = [c.out_channels, c.in_channels, c.kernel[0], c.kernel[1]];
+                let (spec, w, b) = conv_parts(file, &c, shape).with_context(context)?;
+                Layer::Conv2d {
+                    conv: Conv2d::new(spec, w, b).with_context(context)?,
+                    act: c.activation,
+                }
+            }
+            FileLayer::ConvTranspose2d {
+                conv: c,
+                output_padding,
+            } => {
+                let shape = [c.in_channels, c.out_channels, c.kernel[0], c.kernel[1]];
+                let (s, w, b) = conv_parts(file, &c, shape).with_context(context)?;
+                let spec = ConvTranspose2dSpec {
+                    in_channels: s.in_channels,
+                    out_channels: s.out_channels,
+                    kernel: s.kernel,
+                    stride: s.stride,
+                    padding: s.padding,
+                    output_padding: usize2(output_padding),
+                    input: s.input,
+                };
+                Layer::ConvTranspose2d {
+                    conv: ConvTranspose2d::new(spec, w, b).with_context(context)?,
+                    act: c.activation,
+                }
+            }
+            _ => return Err(anyhow!("the model is already quantized")),
+        });
+    }
+    Network::new(out).map_err(|e| anyhow!("the {what}: {e}"))
+}
+
+impl F32Model {
+    /// The networks and normalization of a validated f32 model file.
+    ///
+    /// # Errors
+    /// A file whose basis is not folded (quantized models need it folded),
+    /// or one that is already quantized.
+    pub fn from_file(file: &ModelFile<'_>) -> Result<Self> {
+        let m = &file.meta;
+        if let Basis::Separate { .. } = m.basis {
+            return Err(anyhow!(
+                "the model's basis is not folded (trained with --no-fold): quantization needs a folded model"
+            ));
+        }
+        let normalizer = match m.normalization {
+            Normalization::None => Normalizer::None,
+            Normalization::Global { shift, scale } => Normalizer::Global {
+                shift: f64::from(shift),
+                scale: f64::from(scale),
+            },
+            Normalization::PerFeature { shift, scale } => {
+                let f = |r| file.tensor(r).iter().map(|&v| f64::from(v)).collect();
+                Normalizer::PerFeature {
+                    shift: f(shift),
+                    scale: f(scale),
+                }
+            }
+        };
+        Ok(Self {
+            normalizer,
+            encoder: network(file, &m.encoder, "encoder")?,
+            decoder: network(file, &m.decoder, "decoder")?,
+        })
+    }
+}
+
+/// How [`F32Model::quantize`] quantizes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    /// How activation ranges are calibrated.
+    pub calibration: Method,
+    /// One weight scale per layer instead of one per output channel (saves
+    /// 12 bytes per channel: scale, multiplier, shift).
+    pub per_tensor: bool,
+}
+
+/// The quantized encoder and decoder of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QNetworks {
+    /// Input to coefficients.
+    pub encoder: Vec<QLayer>,
+    /// Coefficients to output.
+    pub decoder: Vec<QLayer>,
+}
+
+/// Quantizes one f32 layer whose int8 input has parameters `input`.
+fn quantize_layer(
+    l: &Layer<f32>,
+    input: QParams,
+    r: &LayerRange,
+    index: usize,
+    per_tensor: bool,
+) -> Result<QLayer> {
+    let bad = |what: &str| anyhow!("layer {index}: {what}");
+    let (kind, w, b, act) = match l {
+        Layer::Dense(d) => (
+            QKind::Dense {
+                in_dim: d.in_dim(),
+                out_dim: d.out_dim(),
+            },
+            d.w.as_standard_layout().to_owned(),
+            &d.b,
+            d.act,
+        ),
+        Layer::Conv2d { conv, act } => {
+            let w = conv.w.as_standard_layout().to_owned();
+            let flat = Array2::from_shape_vec((1, w.len()), w.into_raw_vec_and_offset().0)?;
+            (QKind::Conv2d(*conv.spec()), flat, &conv.b, *act)
+        }
+        Layer::ConvTranspose2d { conv, act } => {
+            let w = conv.w.as_standard_layout().to_owned();
+            let flat = Array2::from_shape_vec((1, w.len()), w.into_raw_vec_and_offset().0)?;
+            (QKind::ConvTranspose2d(*conv.spec()), flat, &conv.b, *act)
+        }
+        Layer::Coord(_) => return Err(bad("a coordinate layer cannot be quantized")),
+    };
+    let flat = w.as_slice().ok_or_else(|| bad("non-contiguous weights"))?;
+    let channels = kind.channels();
+    let qw = if per_tensor {
+        quantize_weights(flat, 1, |_| 0)
+    } else {
+        quantize_weights(flat, channels, |i| kind.weight_channel(i))
+    }
+    .ok_or_else(|| bad("a weight is not finite"))?;
+    let qp = |range: Range, what: &str| {
+        choose_qparams(range.min, range.max)
+            .ok_or_else(|| bad(&format!("the calibrated {what} range is not finite")))
+    };
+    let (output, qact) = match lut::clamp_range(act, qp(r.post, "output")?) {
+        Some((min, max)) => (qp(r.post, "output")?, QAct::Clamp { min, max }),
+        None => {
+            let post = qp(r.post, "output")?;
+            let (min, max) = lut::table_input_range(act, r.pre.min, r.pre.max, post.scale);
+            let pre = qp(Range { min, max }, "pre-activation")?;
+            let table = lut::table(act, pre, post).to_vec();
+            (
+                pre,
+                QAct::Table {
+                    table,
+                    output: post,
+                    source: act,
+                },
+            )
+        }
+    };
+    let mut multiplier = Vec::with_capacity(channels);
+    let mut shift = Vec::with_capacity(channels);
+    let fc_per_tensor = matches!(kind, QKind::Dense { .. }) && qw.scales.len() == 1;
+    for &s in &qw.scales {
+        let m = effective_scale(input.scale, s, output.scale, fc_per_tensor);
+        match rrae_format::quant::quantize_multiplier(m) {
+            Some((q, e)) => {
+                multiplier.push(q);
+                shift.push(e);
+            }
+            _ => {
+                return Err(bad(&format!(
+                    "requantization scale {m:e} is outside TFLite's range"
+                )))
+            }
+        }
+    }
+    let bias = b
+        .iter()
+        .enumerate()
+        .map(|(c, &b)| quantize_bias(b, input.scale, qw.scales[c.min(qw.scales.len() - 1)]))
+        .collect();
+    Ok(QLayer {
+        kind,
+        input,
+        weight: qw.values,
+        weight_scale: qw.scales,
+        bias,
+        multiplier,
+        shift,
+        output,
+        act: qact,
+    })
+}
+
+fn quantize_chain(
+    net: &Network<f32>,
+    input: QParams,
+    ranges: &[LayerRange],
+    per_tensor: bool,
+    what: &str,
+) -> Result<Vec<QLayer>> {
+    let mut q = input;
+    let mut out = Vec::new();
+    for (i, (l, r)) in net.layers.iter().zip(ranges).enumerate() {
+        let ql = quantize_layer(l, q, r, i, per_tensor)
+            .with_context(|| format!("quantizing the {what}"))?;
+        q = ql.out_qparams();
+        out.push(ql);
+    }
+    Ok(out)
+}
+
+impl F32Model {
+    /// Post-training quantization: calibrates on `data` (samples in the
+    /// model's original units) as `opts` say and quantizes every layer.
+    ///
+    /// # Errors
+    /// Bad calibration data (empty, wrong width, non-finite; one line), or
+    /// a layer whose scales fall outside TFLite's range.
+    pub fn quantize(&self, data: ArrayView2<f32>, opts: Options, what: &str) -> Result<QNetworks> {
+        let method = opts.calibration;
+        calibrate::check_data(data, self.encoder.in_dim(), what)?;
+        let x = self.normalizer.apply(data)?;
+        let mut xs: Vec<f32> = x.iter().copied().collect();
+        let in_range = Range::of(&mut xs, method);
+        let input = choose_qparams(in_range.min, in_range.max)
+            .ok_or_else(|| anyhow!("calibration data {what}: non-finite range"))?;
+        let (enc_ranges, codes) = calibrate::calibrate(&self.encoder, x.view(), method)?;
+        let encoder = quantize_chain(
+            &self.encoder,
+            input,
+            &enc_ranges,
+            opts.per_tensor,
+            "encoder",
+        )?;
+        let code = encoder
+            .last()
+            .map(QLayer::out_qparams)
+            .ok_or_else(|| anyhow!("the encoder has no layer"))?;
+        let (dec_ranges, _) = calibrate::calibrate(&self.decoder, codes.view(), method)?;
+        let decoder = quantize_chain(&self.decoder, code, &dec_ranges, opts.per_tensor, "decoder")?;
+        Ok(QNetworks { encoder, decoder })
+    }
+}
+
+impl QNetworks {
+    /// Reconstructs every row of `x` (original units) with the reference
+    /// int8 kernels: normalize, quantize, encoder, decoder, dequantize,
+    /// denormalize (what the runtime's f32 API does).
+    ///
+    /// # Errors
+    /// A width that does not match the normalizer.
+    pub fn reconstruct_reference(
+        &self,
+        normalizer: &Normalizer,
+        x: ArrayView2<f32>,
+    ) -> Result<Array2<f32>> {
+        let (Some(first), Some(last)) = (self.encoder.first(), self.decoder.last()) else {
+            return Err(anyhow!("empty network"));
+        };
+        let (qin, qout) = (first.input, last.out_qparams());
+        let xn = normalizer.apply(x)?;
+        let mut out = Array2::zeros(xn.dim());
+        for (row, mut o) in xn.rows().into_iter().zip(out.rows_mut()) {
+            let q: Vec<i8> = row.iter().map(|&v| quantize(v, qin)).collect();
+            let code = forward_chain(&self.encoder, &q);
+            let y = forward_chain(&self.decoder, &code);
+            o.iter_mut()
+                .zip(y)
+                .for_each(|(d, v)| *d = dequantize(v, qout));
+        }
+        Ok(normalizer.invert(out.view())?)
+    }
+}
