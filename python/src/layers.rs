@@ -12,7 +12,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use rrae_format::meta::{Activation, Conv, Layer};
+use rrae_format::meta::{Activation, Conv, Layer, QActivation, QParams};
 use rrae_format::ModelWriter;
 
 use crate::array::tensor;
@@ -185,38 +185,43 @@ pub fn parse_layer(value: &Bound<'_, PyAny>, w: &mut ModelWriter, at: &str) -> P
     })
 }
 
-/// A layer's description for `Model.meta`: kind, flat widths, activation
-/// and, for convolutions, the geometry (without the weights).
+/// A layer's description for `Model.meta`: kind (`q`-prefixed for int8
+/// layers), flat widths, activation, for convolutions the geometry (without
+/// the weights) and for int8 layers their input and output quantization.
 pub fn describe_layer<'py>(py: Python<'py>, layer: &Layer) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     let (in_dim, out_dim) = layer.dims();
-    let conv = match layer {
-        Layer::Dense { .. } => {
-            d.set_item("kind", "dense")?;
-            None
-        }
-        Layer::Conv2d(c) => {
-            d.set_item("kind", "conv2d")?;
-            Some(c)
-        }
-        Layer::ConvTranspose2d {
-            conv,
-            output_padding,
-        } => {
-            d.set_item("kind", "conv_transpose2d")?;
-            d.set_item("output_padding", (output_padding[0], output_padding[1]))?;
-            Some(conv)
-        }
+    let kind = match layer {
+        Layer::Dense { .. } => "dense",
+        Layer::Conv2d(_) => "conv2d",
+        Layer::ConvTranspose2d { .. } => "conv_transpose2d",
+        Layer::QDense { .. } => "qdense",
+        Layer::QConv2d { .. } => "qconv2d",
+        Layer::QConvTranspose2d { .. } => "qconv_transpose2d",
     };
+    d.set_item("kind", kind)?;
+    if let Layer::ConvTranspose2d { output_padding, .. }
+    | Layer::QConvTranspose2d { output_padding, .. } = layer
+    {
+        d.set_item("output_padding", (output_padding[0], output_padding[1]))?;
+    }
     d.set_item("in_dim", in_dim)?;
     d.set_item("out_dim", out_dim)?;
     d.set_item("activation", describe_activation(py, layer.activation())?)?;
-    if let Some(c) = conv {
+    if let Some(c) = layer.conv_geometry() {
         d.set_item("input_shape", (c.in_channels, c.in_height, c.in_width))?;
         d.set_item("out_channels", c.out_channels)?;
         d.set_item("kernel", (c.kernel[0], c.kernel[1]))?;
         d.set_item("stride", (c.stride[0], c.stride[1]))?;
         d.set_item("padding", (c.padding[0], c.padding[1]))?;
+    }
+    if let Some(q) = layer.quant() {
+        let qp = |p: QParams| (p.scale, p.zero_point);
+        d.set_item("input_qparams", qp(q.input))?;
+        d.set_item("output_qparams", qp(q.output_qparams()))?;
+        if let QActivation::Clamp { min, max } = q.activation {
+            d.set_item("clamp", (min, max))?;
+        }
     }
     Ok(d)
 }

@@ -55,5 +55,10 @@ def tiny_cnn_path():
 
 
 @pytest.fixture
+def tiny_int8_path():
+    return GOLDEN / "tiny-int8.rrae"
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
