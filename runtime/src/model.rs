@@ -22,6 +22,18 @@ pub struct Model<'a> {
 }
 
 /// `Ok` if `got == expected`.
+/// Progressive decoding takes `1..=rank` coefficients.
+impl Model<'_> {
+    fn check_coefficients(&self, got: usize) -> Result<(), Error> {
+        let rank = self.rank();
+        if got == 0 || got > rank {
+            Err(Error::BadCoefficients { rank, got })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), Error> {
     if got == expected {
         Ok(())
@@ -163,12 +175,7 @@ impl<'a> Model<'a> {
         x_hat: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        if alpha.is_empty() || alpha.len() > self.rank() {
-            return Err(Error::BadCoefficients {
-                rank: self.rank(),
-                got: alpha.len(),
-            });
-        }
+        self.check_coefficients(alpha.len())?;
         check_len("x_hat", self.input_dim(), x_hat.len())?;
         if let Some(p) = self.int8_code() {
             let (a, b) = self.split_i8(scratch)?;
@@ -295,12 +302,7 @@ impl<'a> Model<'a> {
         scratch: &mut [f32],
     ) -> Result<(), Error> {
         let p = self.check_quantized()?;
-        if code.is_empty() || code.len() > self.rank() {
-            return Err(Error::BadCoefficients {
-                rank: self.rank(),
-                got: code.len(),
-            });
-        }
+        self.check_coefficients(code.len())?;
         check_len("x_hat", self.input_dim(), x_hat.len())?;
         let (a, b) = self.split_i8(scratch)?;
         for (i, d) in head_mut(a, self.rank()).iter_mut().enumerate() {
