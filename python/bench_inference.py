@@ -4,7 +4,11 @@ single-threaded, side by side in one run.
 
     $(python/setup-venv.sh | tail -1)/bin/python python/bench_inference.py [--rows 10000]
 
-Prints one line per model with the median of 5 timed runs of each side.
+Prints one line per model: the two sides run alternately (9 pairs after a
+warm-up), and each figure is the median of its 9 times; the ratio is the
+median of the 9 per-pair ratios, which load from other jobs disturbs less.
+Both sides run on the calling thread, so its CPU time (`time.thread_time`)
+is printed too: on a loaded machine it is the steadier measure of the work.
 """
 
 import argparse
@@ -22,14 +26,20 @@ torch.set_num_threads(1)
 nn = torch.nn
 
 
-def median_time(f, reps=5):
-    f()  # warm-up
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+def timed(f):
+    """(wall, thread CPU) seconds of one call."""
+    w, c = time.perf_counter(), time.thread_time()
+    f()
+    return time.perf_counter() - w, time.thread_time() - c
+
+
+def paired_times(ours, theirs, reps=9):
+    """Median wall time of each side, the median wall ratio and the median
+    CPU-time ratio, over alternating runs."""
+    ours(), theirs()  # warm-up
+    a = np.array([timed(ours) + timed(theirs) for _ in range(reps)])
+    return (float(np.median(a[:, 0])), float(np.median(a[:, 2])),
+            float(np.median(a[:, 0] / a[:, 2])), float(np.median(a[:, 1] / a[:, 3])))
 
 
 def mlp():
@@ -59,14 +69,12 @@ def main():
         flat = x.reshape(rows, -1).numpy()
         with torch.no_grad():
             ref = dec(enc(x)).reshape(rows, -1).numpy()
-            t_torch = median_time(lambda: dec(enc(x)))
-            t_torch_enc = median_time(lambda: enc(x))
-        t_ours = median_time(lambda: m.reconstruct(flat))
-        t_ours_enc = median_time(lambda: m.encode(flat))
+            rec = paired_times(lambda: m.reconstruct(flat), lambda: dec(enc(x)))
+            code = paired_times(lambda: m.encode(flat), lambda: enc(x))
         err = np.linalg.norm(m.reconstruct(flat) - ref) / np.linalg.norm(ref)
-        print(f"{name}, {rows} rows: reconstruct rrae {t_ours * 1e3:.1f} ms, torch {t_torch * 1e3:.1f} ms "
-              f"(ratio {t_ours / t_torch:.2f}); encode rrae {t_ours_enc * 1e3:.1f} ms, torch "
-              f"{t_torch_enc * 1e3:.1f} ms (ratio {t_ours_enc / t_torch_enc:.2f}); rel. diff {err:.1e}")
+        print(f"{name}, {rows} rows: reconstruct rrae {rec[0] * 1e3:.1f} ms, torch {rec[1] * 1e3:.1f} ms "
+              f"(ratio {rec[2]:.2f}, CPU {rec[3]:.2f}); encode rrae {code[0] * 1e3:.1f} ms, torch "
+              f"{code[1] * 1e3:.1f} ms (ratio {code[2]:.2f}, CPU {code[3]:.2f}); rel. diff {err:.1e}")
 
 
 if __name__ == "__main__":

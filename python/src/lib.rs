@@ -2,8 +2,8 @@
 //! stable ABI, numpy arrays via rust-numpy).
 //!
 //! Inference runs the real `rrae-runtime` on every row (validated once per
-//! call), except batches of several rows of a dense-only model, which go
-//! through a host path of whole-batch GEMMs (`host.rs`, tested for parity
+//! call), except batches of several rows of an f32 model, which go
+//! through a host path of whole-batch GEMMs and im2col (`host.rs`, tested for parity
 //! with the runtime); files are written by `rrae_format::ModelWriter`, so Python shares
 //! the one implementation of the format. Errors cross the boundary as
 //! Python exceptions, never as panics: `ValueError` for bad arrays,

@@ -85,7 +85,7 @@ impl Model {
     }
 
     /// The operation on every row of `b`, with the GIL released: a batch of
-    /// several rows of a dense-only model through the host path's
+    /// several rows of an f32 model through the host path's
     /// `batch_op` (GEMMs over the batch; the runtime's results within
     /// float32 rounding), anything else through the runtime's `op`, row by
     /// row.
