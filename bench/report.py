@@ -188,6 +188,47 @@ def main():
             goal_train.append((ds, ow / fw, ot, ft))
     w("")
 
+    # The paper's curve sets (issue #17): ours at defaults, the reference, the paper.
+    paper_figs = {"shift": (1.73, 1.90), "stairs": (1.87, 3.2), "mult_freqs": (6.33, 12.83),
+                  "mult_gausses": (4.46, 8.75)}
+    paper_rows = []
+    for ds, (p_tr, p_te) in paper_figs.items():
+        o = load(os.path.join(out, "runs", f"paper-ours-{ds}.json"))
+        lib = load(os.path.join(out, "runs", f"paper-ref-library-{ds}.json"))
+        pap = load(os.path.join(out, "runs", f"paper-ref-paper-{ds}.json"))
+        if o or lib or pap:
+            paper_rows.append((ds, p_tr, p_te, o, lib, pap))
+    if paper_rows:
+        w("### The paper's curve sets: ours at defaults, the reference, the paper")
+        w("")
+        w("Relative errors % as train / test (encode → decode) / test by interpolation (the paper's "
+          "\"test\": coefficients of the test parameters interpolated multilinearly from the training "
+          "ones, then decoded), seed 0. *Ours*: `trainer fit --dataset NAME --k K` at its defaults "
+          "(6000 steps, validation hold-out, recipe search; `metrics.recipe` says what it chose). "
+          "*Reference library*: `rraes` lrfix, its example MLP (T-300-200 / 200-300x6-T, ReLU, batch 64), "
+          "AdaBelief 1e-3/1e-4/1e-5, no fine-tuning. *Reference paper*: the same with the paper's "
+          "synthetic-run settings as RRAE-SPEC.md records them (width 64, softplus, batch 20, L = 2800). "
+          "Both reference runs take the bench's step count; their data come from the reference's own "
+          "`get_data` (mult_gausses: each of its 100 grid pairs repeated 10 times). Seconds: wall of the "
+          "whole command.")
+        w("")
+        w("| set (k) | paper RRAE train / test | ours (recipe) | ours s | reference library | ref. s | reference paper hp | ref. s |")
+        w("|---|---|---|---|---|---|---|---|")
+
+        def three(m):
+            if not m:
+                return "–"
+            return f"{f(m.get('train_rel_error'))} / {f(m.get('test_rel_error'))} / {f(m.get('test_interp_rel_error'))}"
+
+        for ds, p_tr, p_te, o, lib, pap in paper_rows:
+            om = (o or {}).get("metrics") or {}
+            k = (o or {}).get("k", om.get("k", "?"))
+            recipe = om.get("recipe") or "?"
+            w(f"| {ds} ({k}) | {p_tr} / {p_te} | {three(om)} ({recipe}) | {f((o or {}).get('process_seconds'), '.0f')} | "
+              f"{three(lib)} | {f((lib or {}).get('process_seconds'), '.0f')} | {three(pap)} | "
+              f"{f((pap or {}).get('process_seconds'), '.0f')} |")
+        w("")
+
     # ------------------------------------------------------------ inference
     ours = {r["name"]: r for r in jsonl(os.path.join(out, "ours_latency.jsonl"))}
     tflm = load(os.path.join(out, "tflm.json"), {})

@@ -61,6 +61,18 @@ pub enum ValSplit {
     Last,
 }
 
+/// Whether `trainer fit` chooses among candidate recipes (docs/TRAINING.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecipeMode {
+    /// Short trials of the candidate recipes, scored on the validation
+    /// samples; the best continues.
+    #[default]
+    Auto,
+    /// The options as given (the default MLP where they say nothing).
+    Fixed,
+}
+
 /// Which model `trainer fit` exports as `model.rrae` (docs/TRAINING.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -98,9 +110,15 @@ pub struct FitOptions {
     /// step sees them; they choose the best checkpoint, the --restarts
     /// candidate and RRAE vs linear model. At least 3 samples, and none
     /// when fewer than 5 would be left to train on; 0 turns validation off
-    /// [default: 0.2; 0 with --adaptive and for gaussian_shift].
+    /// [default: 0.2; 0 with --adaptive].
     #[arg(long, value_name = "F")]
     pub val_fraction: Option<f64>,
+    /// Recipe: auto (short trials of the candidate architectures and
+    /// widths that the options leave open, scored on the validation
+    /// samples; the best continues) or fixed (the options as given, the
+    /// default MLP where they say nothing) [default: auto].
+    #[arg(long, value_enum)]
+    pub recipe: Option<RecipeMode>,
     /// Which training samples validate: random (a seeded share) or last
     /// (the last rows of the file, for samples in time order whose test
     /// data come later) [default: random].
@@ -125,7 +143,8 @@ pub struct FitOptions {
     #[arg(long)]
     pub latent: Option<usize>,
     /// Network architecture: mlp, cnn for images, or coord (coordinate
-    /// decoder) [default: mlp; coord for gaussian_shift, see docs/TRAINING.md].
+    /// decoder) [default: chosen on validation by --recipe auto among mlp
+    /// and, for signals and images far from linear, coord; otherwise mlp].
     #[arg(long, value_enum)]
     pub arch: Option<Arch>,
     /// Declares every data row to be a C x H x W image (row-major); needed by
@@ -146,7 +165,8 @@ pub struct FitOptions {
     /// CNN: zero padding of every convolution [default: 1].
     #[arg(long)]
     pub padding: Option<usize>,
-    /// Hidden-layer width (MLP) [default: 64].
+    /// Hidden-layer width (MLP; the encoder of coord) [default: 64; 64 or
+    /// 128 chosen on validation by --recipe auto].
     #[arg(long)]
     pub width: Option<usize>,
     /// Hidden layers in the encoder (MLP) [default: 1].
@@ -184,10 +204,11 @@ pub struct FitOptions {
     pub finetune_lr: Option<f64>,
     /// Candidate initializations (seeds seed, seed+1, …) trained for
     /// --restart-steps each; training continues from the one with the lowest
-    /// loss [default: 1; 3 for gaussian_shift, see docs/TRAINING.md].
+    /// loss [default: 1].
     #[arg(long)]
     pub restarts: Option<usize>,
-    /// Steps of each --restarts candidate [default: min(500, steps/4)].
+    /// Steps of each --restarts candidate and of each --recipe auto trial
+    /// [default: min(500, steps/4)].
     #[arg(long)]
     pub restart_steps: Option<usize>,
     /// Random seed (initialization and batch order) [default: 0].
@@ -250,7 +271,7 @@ macro_rules! merge_fields {
 impl FitOptions {
     /// Field-wise `self` if given, else `fallback` (flags over file).
     pub fn or(self, fallback: FitOptions) -> FitOptions {
-        merge_fields!(self, fallback; dataset, data, test, test_fraction, val_fraction, val_split, model_kind, limit, normalize, k, latent,
+        merge_fields!(self, fallback; dataset, data, test, test_fraction, val_fraction, recipe, val_split, model_kind, limit, normalize, k, latent,
             arch, image_shape, channels, kernel, stride, padding, width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
             optimizer, finetune_steps, finetune_lr, restarts, restart_steps, seed, out, adaptive, adaptive_rule, k_max,
             k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, eps_perc, eps_0, window, patience_init,
@@ -297,29 +318,6 @@ pub mod defaults {
     pub const FINETUNE_STEPS: usize = 300;
     /// Decoder fine-tuning learning rate.
     pub const FINETUNE_LR: f64 = 1e-4;
-    /// Options a built-in dataset trains with, field by field under what
-    /// the command line or the config file say (`opts`).
-    /// `gaussian_shift`: the coordinate decoder with 3 restarts (its MLP
-    /// decoder generalizes to 57 % test error, this recipe to ~2 %;
-    /// docs/TRAINING.md) and no validation hold-out (its 20 training bumps
-    /// barely overlap; training on 16 gave 6.0 % test instead of 2.3 %). No recipe applies once `opts` picks the
-    /// architecture (`--arch`, `--dec-depth`) or asks for `--adaptive`
-    /// (docs/ADAPTIVE.md).
-    pub fn recipe(dataset: &str, opts: &super::FitOptions) -> super::FitOptions {
-        if opts.adaptive == Some(true) || opts.arch.is_some() || opts.dec_depth.is_some() {
-            return super::FitOptions::default();
-        }
-        match dataset {
-            "gaussian_shift" => super::FitOptions {
-                arch: Some(super::Arch::Coord),
-                restarts: Some(3),
-                val_fraction: Some(0.0),
-                ..Default::default()
-            },
-            _ => super::FitOptions::default(),
-        }
-    }
-
     /// Steps of each `--restarts` candidate (at most a quarter of the run).
     pub const RESTART_STEPS: usize = 500;
     /// Test share of a single user data file.
@@ -952,7 +950,7 @@ mod tests {
     }
 
     #[test]
-    fn restarts_are_validated_and_gaussian_shift_has_a_recipe() {
+    fn restarts_are_validated() {
         let cfg = TrainConfig::resolve(&FitOptions::default(), 20, 500).unwrap();
         assert_eq!((cfg.restarts, cfg.restart_steps), (1, 500));
         let short = FitOptions {
@@ -980,34 +978,6 @@ mod tests {
         ] {
             assert!(TrainConfig::resolve(&bad, 20, 500).is_err(), "{bad:?}");
         }
-        let none = FitOptions::default();
-        let recipe = defaults::recipe("gaussian_shift", &none);
-        assert_eq!((recipe.arch, recipe.restarts), (Some(Arch::Coord), Some(3)));
-        assert_eq!(defaults::recipe("shift", &none), none);
-        let adaptive = FitOptions {
-            adaptive: Some(true),
-            ..Default::default()
-        };
-        assert_eq!(defaults::recipe("gaussian_shift", &adaptive), none);
-        let mlp_depth = FitOptions {
-            dec_depth: Some(6),
-            ..Default::default()
-        };
-        assert_eq!(defaults::recipe("gaussian_shift", &mlp_depth), none);
-        // Flags win over the recipe field by field.
-        let seeded = FitOptions {
-            restarts: Some(5),
-            ..Default::default()
-        };
-        let merged = seeded
-            .clone()
-            .or(defaults::recipe("gaussian_shift", &seeded));
-        assert_eq!((merged.arch, merged.restarts), (Some(Arch::Coord), Some(5)));
-        let mlp = FitOptions {
-            arch: Some(Arch::Mlp),
-            ..Default::default()
-        };
-        assert_eq!(defaults::recipe("gaussian_shift", &mlp), none);
     }
 
     #[test]

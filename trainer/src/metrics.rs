@@ -210,6 +210,17 @@ pub struct Metrics {
     /// training continued from (empty without restarts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restarts: Vec<crate::train::Restart>,
+    /// The recipe trained (`mlp-64`, `coord-64`, …; docs/TRAINING.md).
+    #[serde(default)]
+    pub recipe: String,
+    /// The `--recipe auto` candidates: label, validation error after the
+    /// trial, trial steps, which one was chosen (empty without a search).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipes: Vec<crate::train::recipe::CandidateScore>,
+    /// Whether the chosen recipe was trained afresh on all training samples
+    /// (fewer than `recipe::REFIT_BELOW` validation samples).
+    #[serde(default)]
+    pub refit: bool,
     /// Latent width L.
     pub latent_dim: usize,
     /// Features per sample.

@@ -23,7 +23,7 @@ use crate::quantize::model::Options as QOptions;
 use crate::report::{self, FitPlots, LossHistory};
 use crate::train::checkpoint::{self, Checkpointer, DataFingerprint};
 use crate::train::validation::{self, Validation};
-use crate::train::{self, LinearKind, Progress, RraeModel};
+use crate::train::{self, recipe, LinearKind, Progress, RraeModel};
 
 /// File name of the RRAE when the linear model is exported as `model.rrae`.
 pub const RRAE_BESIDE: &str = "model-rrae.rrae";
@@ -190,6 +190,9 @@ pub fn exec(args: FitArgs) -> Result<()> {
         if let Some(e) = m.test_interp_rel_error {
             println!("test by parametric interpolation: {e:.3} %");
         }
+        if let Some(line) = recipe_line(m) {
+            println!("{line}");
+        }
         if let Some(line) = validation_line(m) {
             println!("{line}");
         }
@@ -223,6 +226,33 @@ pub fn exec(args: FitArgs) -> Result<()> {
     Ok(())
 }
 
+/// The one line on the recipe search, if there was one.
+fn recipe_line(m: &Metrics) -> Option<String> {
+    if m.recipes.is_empty() {
+        return None;
+    }
+    let tried: Vec<String> = m
+        .recipes
+        .iter()
+        .map(|c| match c.val_rel_error {
+            Some(e) => format!("{} {e:.2} %", c.label),
+            None => format!("{} (not tried)", c.label),
+        })
+        .collect();
+    let steps = m.recipes.iter().map(|c| c.trial_steps).max().unwrap_or(0);
+    let after = match m.refit {
+        true => format!(", trained afresh on all {} training samples", m.n_train),
+        false => String::new(),
+    };
+    Some(format!(
+        "recipe on validation ({} of {} samples, {steps}-step trials): {} -> {}{after}",
+        m.n_val,
+        m.n_train,
+        tried.join(", "),
+        m.recipe
+    ))
+}
+
 /// The one line on validation and the model choice, if there was a
 /// validation set or a linear export.
 fn validation_line(m: &Metrics) -> Option<String> {
@@ -241,7 +271,7 @@ fn validation_line(m: &Metrics) -> Option<String> {
             },
             m.rrae_test_rel_error.unwrap_or(f64::NAN)
         )),
-        ExportedKind::Rrae if m.n_val > 0 => Some(format!(
+        ExportedKind::Rrae if m.n_val > 0 && !m.refit => Some(format!(
             "{errors}: exported the RRAE (best step {})",
             m.best_step.map_or("-".into(), |s| s.to_string())
         )),
@@ -371,12 +401,6 @@ pub fn fit_with(
 ) -> Result<FitOutcome> {
     let (mut ds, builtin) = load_data(opts)?;
     let opts = &with_image_shape(opts, &mut ds)?;
-    let opts = &if builtin {
-        let recipe = crate::config::defaults::recipe(&ds.name, opts);
-        opts.clone().or(recipe)
-    } else {
-        opts.clone()
-    };
     let kind = match opts.normalize {
         Some(NormalizeKind::None) => NormKind::None,
         Some(NormalizeKind::Global) => NormKind::Global,
@@ -398,7 +422,7 @@ pub fn fit_with(
         opts.val_split == Some(config::ValSplit::Last),
     )?;
     let fit_n = train_n.select(Axis(0), &split.fit);
-    let cfg = TrainConfig::resolve(opts, fit_n.nrows(), fit_n.ncols()).with_context(|| {
+    let base_cfg = TrainConfig::resolve(opts, fit_n.nrows(), fit_n.ncols()).with_context(|| {
         format!(
             "{source} ({} training samples of {} features, {} of them for validation)",
             train_n.nrows(),
@@ -413,9 +437,21 @@ pub fn fit_with(
             train_n.view(),
             &split,
             &normalizer,
-            cfg.val_every,
+            base_cfg.val_every,
         )?)
     };
+    let fit_raw = ds.train.select(Axis(0), &split.fit);
+    let plan = RecipePlan::new(
+        opts,
+        &base_cfg,
+        val.as_ref(),
+        (fit_raw.view(), &normalizer),
+        ds.image_shape,
+        train_n.nrows(),
+    )?;
+    // Validation too small to select checkpoints: it only chooses the
+    // recipe, which then trains on every training sample.
+    let refit = plan.refit;
 
     let out_dir = opts
         .out
@@ -423,23 +459,22 @@ pub fn fit_with(
         .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     crate::atomic::remove_stale_temps(&out_dir);
-    let mut saver = Checkpointer::new(
-        out_dir.join(checkpoint::FILE_NAME),
-        run.checkpoint_every,
-        cfg.adaptive.is_none(),
-        cfg.clone(),
-        DataFingerprint::of(train_n.view()),
-        run.interrupt.clone(),
-    );
-    let resumed = saver.start(run.resume)?;
+    let ck_path = out_dir.join(checkpoint::FILE_NAME);
 
-    let main_steps = train::planned_steps(&cfg);
-    let trials = if resumed.is_some() {
+    let searching = !run.resume && plan.cfgs.len() > 1;
+    let recipe_steps: usize = if searching {
+        plan.cfgs.iter().map(|c| c.restart_steps.min(c.steps)).sum()
+    } else {
+        0
+    };
+    let main_steps = train::planned_steps(&plan.finals[0]);
+    let trials = if run.resume {
         0
     } else {
-        train::discarded_restart_steps(&cfg)
+        train::discarded_restart_steps(&plan.finals[0])
     };
-    let bar = progress_bar(trials + main_steps + cfg.finetune_steps, show_progress);
+    let finetune = plan.finals[0].finetune_steps;
+    let bar = progress_bar(recipe_steps + trials + main_steps + finetune, show_progress);
     let mut loss_history = LossHistory::new(main_steps);
     let mut observe = |p: &Progress| {
         if p.phase == "train" {
@@ -447,9 +482,10 @@ pub fn fit_with(
         }
         if p.step % 10 == 0 || p.step == p.total {
             let done = match p.phase {
-                "restarts" => p.step,
-                "train" => trials + p.step,
-                _ => trials + main_steps + p.step,
+                "recipes" => p.step,
+                "restarts" => recipe_steps + p.step,
+                "train" => recipe_steps + trials + p.step,
+                _ => recipe_steps + trials + main_steps + p.step,
             };
             bar.set_position(done as u64);
             bar.set_prefix(p.phase);
@@ -457,11 +493,53 @@ pub fn fit_with(
         }
     };
     let start = Instant::now();
+    let (chosen, trial_state, recipes) = match (&val, searching) {
+        (Some(v), true) => {
+            let labels: Vec<String> = plan.labels.clone();
+            let sel = train::recipe::select_recipe(
+                &plan.cfgs,
+                &labels,
+                fit_n.view(),
+                v,
+                plan.excellent,
+                &mut observe,
+            )?;
+            (sel.chosen, Some(sel.state), sel.scores)
+        }
+        _ if run.resume => {
+            // The checkpoint names the recipe it was trained with.
+            let written = checkpoint::Checkpoint::load(&ck_path).ok();
+            let i = written
+                .and_then(|ck| plan.finals.iter().position(|c| *c == ck.config))
+                .unwrap_or(0);
+            (i, None, Vec::new())
+        }
+        _ => (0, None, Vec::new()),
+    };
+    let cfg = plan.finals[chosen].clone();
+    let label = plan.labels[chosen].clone();
+    let mut saver = Checkpointer::new(
+        ck_path,
+        run.checkpoint_every,
+        cfg.adaptive.is_none(),
+        cfg.clone(),
+        DataFingerprint::of(train_n.view()),
+        run.interrupt.clone(),
+    );
+    let resumed = saver.start(run.resume)?;
+    // The winner's trial is the start of its own run: continue it (a
+    // refit or --restarts starts afresh).
+    let continued = trial_state.filter(|_| !refit && cfg.restarts == 1);
+    let (train_rows, train_val) = if refit {
+        (train_n.view(), None)
+    } else {
+        (fit_n.view(), val.as_ref())
+    };
     let trained = train::fit_from(
         &cfg,
-        fit_n.view(),
-        val.as_ref(),
-        resumed,
+        train_rows,
+        train_val,
+        resumed.or(continued),
         &mut |s| saver.after_step(s),
         &mut observe,
     );
@@ -485,14 +563,14 @@ pub fn fit_with(
     let choice = choose_model(
         opts.model_kind.unwrap_or(ModelKind::Auto),
         &rrae,
-        val.as_ref(),
-        ds.train.select(Axis(0), &split.fit).view(),
+        train_val,
+        fit_raw.view(),
         &normalizer,
         summary.k,
         &|m| {
             export::model_bytes(&ExportInput {
                 model: m,
-                train: fit_n.view(),
+                train: train_rows,
                 train_params: None,
                 ..base
             })
@@ -532,10 +610,13 @@ pub fn fit_with(
         k_history: summary.k_history.clone(),
         k_judgements: summary.k_judgements.clone(),
         restarts: summary.restarts.clone(),
+        recipe: label,
+        recipes,
+        refit,
         latent_dim: cfg.latent,
         input_dim: train_n.ncols(),
         n_train: ds.train.nrows(),
-        n_fit: split.fit.len(),
+        n_fit: train_rows.nrows(),
         n_val: split.val.len(),
         n_test: ds.test.nrows(),
         train_rel_error: loaded.rel_error(ds.train.view())?,
@@ -598,6 +679,75 @@ pub fn fit_with(
         loss_history,
         image_shape: ds.image_shape,
     })
+}
+
+/// The candidate recipes of a run, resolved for the trials and for the
+/// final training.
+struct RecipePlan {
+    /// `mlp-64`, … (the default first).
+    labels: Vec<String>,
+    /// Configurations of the trials (the fit samples).
+    cfgs: Vec<TrainConfig>,
+    /// Configurations of the final training (all training samples when
+    /// `refit`; otherwise the same as `cfgs`).
+    finals: Vec<TrainConfig>,
+    /// Validation error (%) at which the first trial ends the search.
+    excellent: f64,
+    /// Fewer than [`recipe::REFIT_BELOW`] validation samples: the chosen
+    /// recipe trains afresh on every training sample.
+    refit: bool,
+}
+
+impl RecipePlan {
+    /// The candidates of `opts` (see [`recipe::candidates`]); `base` is the
+    /// first one's resolved configuration, `fit` the fit samples in
+    /// original units and the normalizer, `n_train` all training samples.
+    /// Candidates other than the first that do not fit the data are left
+    /// out. No search without validation or with `--adaptive`.
+    fn new(
+        opts: &FitOptions,
+        base: &TrainConfig,
+        val: Option<&Validation>,
+        (fit_raw, normalizer): (ArrayView2<f32>, &Normalizer),
+        image_shape: Option<(usize, usize, usize)>,
+        n_train: usize,
+    ) -> Result<Self> {
+        let linear_val = val.filter(|_| base.adaptive.is_none()).and_then(|v| {
+            let lin = RraeModel::linear(fit_raw, normalizer, base.k, LinearKind::Pca).ok()?;
+            v.error(&lin.encoder, &lin.decoder, base.k).ok()
+        });
+        let shape = recipe::DataShape {
+            input_dim: fit_raw.ncols(),
+            image_shape,
+            linear_val,
+        };
+        let refit = val.is_some_and(|v| v.len() < recipe::REFIT_BELOW);
+        let (d, n_fit) = (fit_raw.ncols(), fit_raw.nrows());
+        let mut plan = Self {
+            labels: Vec::new(),
+            cfgs: Vec::new(),
+            finals: Vec::new(),
+            excellent: linear_val.map_or(0.0, |l| recipe::EXCELLENT_SHARE * l),
+            refit,
+        };
+        for (i, c) in recipe::candidates(opts, &shape).into_iter().enumerate() {
+            let cfg = match i {
+                0 => base.clone(),
+                _ => match TrainConfig::resolve(&c.opts, n_fit, d) {
+                    Ok(cfg) => cfg,
+                    Err(_) => continue,
+                },
+            };
+            let fin = match refit {
+                true => TrainConfig::resolve(&c.opts, n_train, d)?,
+                false => cfg.clone(),
+            };
+            plan.labels.push(c.label);
+            plan.cfgs.push(cfg);
+            plan.finals.push(fin);
+        }
+        Ok(plan)
+    }
 }
 
 /// Which model `fit` exports and the validation errors behind the choice.

@@ -9,6 +9,7 @@
 pub mod adaptive;
 pub mod checkpoint;
 mod model;
+pub mod recipe;
 pub mod validation;
 
 use anyhow::{bail, Context, Result};
