@@ -132,28 +132,56 @@ impl<'a> QLayer<'a> {
     }
 }
 
-/// `sum (x - zp) * w` over one row, as `sum x w - zp sum w` (equal modulo
-/// `2^32`): the loop is then a plain multiply-accumulate of i8 pairs.
+/// `sum (x - zp) * w` over one row (wrapping like TFLite's `int32_t`).
 #[inline(always)]
 fn dot(w: &[i8], x: &[i8], zp: i32) -> i32 {
-    let (mut xw, mut sw) = (0i32, 0i32);
-    for (&w, &x) in w.iter().zip(x) {
-        let w = i32::from(w);
-        xw = xw.wrapping_add(w * i32::from(x));
-        sw = sw.wrapping_add(w);
+    w.iter().zip(x).fold(0i32, |acc, (&w, &x)| {
+        acc.wrapping_add(i32::from(w) * (i32::from(x) - zp))
+    })
+}
+
+/// [`dot`] of four rows at once (register blocking): each input is loaded
+/// and offset by the zero point once for four multiply-accumulates.
+#[inline(always)]
+fn dot4(w: [&[i8]; 4], x: &[i8], zp: i32) -> [i32; 4] {
+    let mut acc = [0i32; 4];
+    let rows = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]);
+    for ((((&a, &b), &c), &d), &x) in rows.zip(x) {
+        let x = i32::from(x) - zp;
+        acc[0] = acc[0].wrapping_add(i32::from(a) * x);
+        acc[1] = acc[1].wrapping_add(i32::from(b) * x);
+        acc[2] = acc[2].wrapping_add(i32::from(c) * x);
+        acc[3] = acc[3].wrapping_add(i32::from(d) * x);
     }
-    xw.wrapping_sub(sw.wrapping_mul(zp))
+    acc
 }
 
 /// Int8 dense layer: `y[o] = finish(o, sum_i (x[i] - zp) * w[o, i])`,
-/// `w` being `y.len() x x.len()` row-major.
+/// `w` being `y.len() x x.len()` row-major; four rows at a time
+/// ([`dot4`]), the last `y.len() % 4` one by one.
 pub(crate) fn dense(l: &QLayer<'_>, x: &[i8], y: &mut [i8]) {
     let cols = x.len();
     if cols == 0 {
         return;
     }
-    for (o, (yo, row)) in y.iter_mut().zip(l.weight.chunks_exact(cols)).enumerate() {
-        *yo = l.finish(o, dot(row, x, l.input_zp));
+    let zp = l.input_zp;
+    let mut rows = l.weight.chunks_exact(cols);
+    let mut o = 0;
+    let mut quads = y.chunks_exact_mut(4);
+    for yq in &mut quads {
+        let (Some(a), Some(b), Some(c), Some(d)) =
+            (rows.next(), rows.next(), rows.next(), rows.next())
+        else {
+            return;
+        };
+        let acc = dot4([a, b, c, d], x, zp);
+        for (k, (yo, acc)) in yq.iter_mut().zip(acc).enumerate() {
+            *yo = l.finish(o + k, acc);
+        }
+        o += 4;
+    }
+    for (k, (yo, row)) in quads.into_remainder().iter_mut().zip(rows).enumerate() {
+        *yo = l.finish(o + k, dot(row, x, zp));
     }
 }
 
