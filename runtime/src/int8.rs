@@ -17,9 +17,11 @@
 //! Getting SMLAD from i8 weights needs `SXTB16` (CMSIS-NN's
 //! `read_and_pad`), which stable Rust offers only through unstable
 //! intrinsics or `asm!`; i16 weights would double the weights' flash. So
-//! the loop stays i8: 6 instructions per MAC in the firmware's `minimal`
-//! probe at `"s"` (`ldrsb, subs, ldrsb, add, smlabb, bne`; the `add` sums
-//! the weights for the zero-point term; `arm-none-eabi-objdump -d`).
+//! the loop stays i8, blocked over three rows ([`dot3`]): per column one
+//! input load and zero-point subtraction for three weight loads and three
+//! `mla` (11 instructions per 3 MACs in the AD01 firmware at `"s"`,
+//! `arm-none-eabi-objdump -d`; four rows run out of registers and spill
+//! the row offsets: 19 per 4).
 //!
 //! Both convolutions are gathers, one output pixel at a time, so they need no
 //! buffer besides their input and output (TFLite's transposed convolution
@@ -140,25 +142,24 @@ fn dot(w: &[i8], x: &[i8], zp: i32) -> i32 {
     })
 }
 
-/// [`dot`] of four rows at once (register blocking): each input is loaded
-/// and offset by the zero point once for four multiply-accumulates.
+/// [`dot`] of three rows at once (register blocking): each input is loaded
+/// and offset by the zero point once for three multiply-accumulates.
 #[inline(always)]
-fn dot4(w: [&[i8]; 4], x: &[i8], zp: i32) -> [i32; 4] {
-    let mut acc = [0i32; 4];
-    let rows = w[0].iter().zip(w[1]).zip(w[2]).zip(w[3]);
-    for ((((&a, &b), &c), &d), &x) in rows.zip(x) {
+fn dot3(w: [&[i8]; 3], x: &[i8], zp: i32) -> [i32; 3] {
+    let (mut s0, mut s1, mut s2) = (0i32, 0i32, 0i32);
+    let rows = w[0].iter().zip(w[1]).zip(w[2]);
+    for (((&a, &b), &c), &x) in rows.zip(x) {
         let x = i32::from(x) - zp;
-        acc[0] = acc[0].wrapping_add(i32::from(a) * x);
-        acc[1] = acc[1].wrapping_add(i32::from(b) * x);
-        acc[2] = acc[2].wrapping_add(i32::from(c) * x);
-        acc[3] = acc[3].wrapping_add(i32::from(d) * x);
+        s0 = s0.wrapping_add(i32::from(a) * x);
+        s1 = s1.wrapping_add(i32::from(b) * x);
+        s2 = s2.wrapping_add(i32::from(c) * x);
     }
-    acc
+    [s0, s1, s2]
 }
 
 /// Int8 dense layer: `y[o] = finish(o, sum_i (x[i] - zp) * w[o, i])`,
-/// `w` being `y.len() x x.len()` row-major; four rows at a time
-/// ([`dot4`]), the last `y.len() % 4` one by one.
+/// `w` being `y.len() x x.len()` row-major; three rows at a time
+/// ([`dot3`]), the last `y.len() % 3` one by one.
 pub(crate) fn dense(l: &QLayer<'_>, x: &[i8], y: &mut [i8]) {
     let cols = x.len();
     if cols == 0 {
@@ -167,20 +168,18 @@ pub(crate) fn dense(l: &QLayer<'_>, x: &[i8], y: &mut [i8]) {
     let zp = l.input_zp;
     let mut rows = l.weight.chunks_exact(cols);
     let mut o = 0;
-    let mut quads = y.chunks_exact_mut(4);
-    for yq in &mut quads {
-        let (Some(a), Some(b), Some(c), Some(d)) =
-            (rows.next(), rows.next(), rows.next(), rows.next())
-        else {
+    let mut blocks = y.chunks_exact_mut(3);
+    for yb in &mut blocks {
+        let (Some(a), Some(b), Some(c)) = (rows.next(), rows.next(), rows.next()) else {
             return;
         };
-        let acc = dot4([a, b, c, d], x, zp);
-        for (k, (yo, acc)) in yq.iter_mut().zip(acc).enumerate() {
+        let acc = dot3([a, b, c], x, zp);
+        for (k, (yo, acc)) in yb.iter_mut().zip(acc).enumerate() {
             *yo = l.finish(o + k, acc);
         }
-        o += 4;
+        o += 3;
     }
-    for (k, (yo, row)) in quads.into_remainder().iter_mut().zip(rows).enumerate() {
+    for (k, (yo, row)) in blocks.into_remainder().iter_mut().zip(rows).enumerate() {
         *yo = l.finish(o + k, dot(row, x, zp));
     }
 }
