@@ -85,6 +85,15 @@ if [ "$REGEN" = 1 ]; then
   hostgen -- quantize "$FW/model/model.rrae" "$FW/model/int8/model.rrae"
   hostgen -- expected "$FW/model/int8/model.rrae" "$FW/model/int8" --dataset shift --cases 4 \
     --source "host-gen quantize model/model.rrae (calibration: shift test split, min/max)"
+  # The int8 CNN: `trainer quantize` of the CNN example, host results on its inputs
+  # (CNN_INPUTS of model/cnn_expected.rs, as CSV rows).
+  mkdir -p "$FW/model/int8/cnn"
+  cargo run --release -p rrae-trainer --bin trainer -- quantize "$FW/model/cnn.rrae" \
+    --dataset 2d_gaussian_shift_scale --out "$FW/model/int8/cnn/model.rrae"
+  awk '/pub static CNN_INPUTS/{p=1; next} p && /^\];/{exit} p {gsub(/[][ ]/,""); sub(/,$/,""); print}' \
+    "$FW/model/cnn_expected.rs" > "$GEN_DIR/cnn-inputs.csv"
+  hostgen -- expected "$FW/model/int8/cnn/model.rrae" "$FW/model/int8/cnn" --inputs "$GEN_DIR/cnn-inputs.csv" \
+    --cases 2 --source "trainer quantize model/cnn.rrae --dataset 2d_gaussian_shift_scale; inputs: model/cnn_expected.rs CNN_INPUTS"
 fi
 
 cd "$FW"
@@ -95,6 +104,7 @@ cargo clippy --release --features ad01 -- -D warnings
 cargo clippy --release --target thumbv6m-none-eabi --bin shift -- -D warnings
 cargo clippy --release --bin shift --features int8 -- -D warnings
 cargo clippy --release --bin ad01 --features ad01,int8 -- -D warnings
+cargo clippy --release --bin shift --features cnn8 -- -D warnings
 
 step "build (thumbv7em-none-eabihf, release)"
 cargo build --release
@@ -107,9 +117,9 @@ if ! cargo run --release 2>&1 | tee "$LOG"; then
 fi
 grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU output" >&2; exit 1; }
 
-step "QEMU -icount runs: AD01 f32 and int8, int8 shift (M4F, M0), f32 shift (M0) checked against the host; shift within 3.5 instructions per MAC"
+step "QEMU -icount runs: AD01 f32 and int8, int8 shift (M4F, M0), int8 CNN (M4F), f32 shift (M0) checked against the host; shift within 3.5 instructions per MAC"
 # Deterministic (two runs must agree); fails if a device result differs from the host's
-# (ad01 f32/int8, shift f32/int8) or if encode or decode of the shift model on the M4F exceeds the
+# (ad01 f32/int8, shift f32/int8, cnn8) or if encode or decode of the shift model on the M4F exceeds the
 # limit (measured 2.91 / 3.44 at opt-level "s", docs/BENCHMARKS.md).
 bash "$ROOT/scripts/icount.sh" --check 3.5
 
