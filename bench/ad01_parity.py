@@ -12,6 +12,13 @@ the 196 windows of the vendored log-mel input with `trainer eval
 * anomaly score: mean over windows of the mean squared reconstruction
   error (the reference's `numpy.mean(numpy.square(data - predict))`).
 
+Then the same for ad01_int8.tflite (key "int8"): the windows quantized with
+the model's input parameters (TFLite's QUANTIZE: round half away from zero),
+TFLM's int8 outputs against ours (our runtime's f32 API quantizes the same
+way and dequantizes its int8 output exactly; requantized back to int8 here):
+they must be equal (max abs diff 0 in int8 units), and the anomaly scores of
+the dequantized outputs with them.
+
 The input (200 frames x 128 mel bins, f32, frame-major) gives window i =
 frames i..i+4, i.e. floats [128 i, 128 i + 640) (mlcommons/tiny
 `common.file_to_vector_array`). Prints one JSON object.
@@ -73,6 +80,56 @@ def ours_run(trainer, tflite_path, x):
         return np.load(ys)
 
 
+def quantize(x, scale, zp):
+    """TFLite's QUANTIZE: clamp(round_half_away(x / scale) + zp, -128, 127), in f32."""
+    q = np.asarray(x, np.float32) / np.float32(scale)
+    q = np.sign(q) * np.floor(np.abs(q) + np.float32(0.5))
+    return np.clip(q + zp, -128, 127).astype(np.int8)
+
+
+class Int8Run:
+    """TFLM's int8 outputs (int32 array) and the output's (scale, zero point)."""
+
+    def __init__(self, out, so, zo):
+        self.out, self.so, self.zo = out, np.float32(so), zo
+
+    def dequantized(self, q=None):
+        """so * (q - zo) in f32 (TFLM's outputs when q is None)."""
+        q = self.out if q is None else q
+        return self.so * (q - self.zo).astype(np.float32)
+
+
+def int8_tflm(x):
+    """ad01_int8.tflite in TFLM on the windows x (quantized as TFLite's QUANTIZE)."""
+    path = os.path.join(AD01, "ad01_int8.tflite")
+    it = tflm.Interpreter.from_bytes(open(path, "rb").read(), arena_size=1 << 20)
+    qi = it.get_input_details(0)["quantization_parameters"]
+    qo = it.get_output_details(0)["quantization_parameters"]
+    (si, zi), (so, zo) = ((q["scales"][0], int(q["zero_points"][0])) for q in (qi, qo))
+    ref = []
+    for row in x:
+        it.set_input(quantize(row, si, zi).reshape(1, -1), 0)
+        it.invoke()
+        ref.append(np.asarray(it.get_output(0)).reshape(-1).copy())
+    return Int8Run(np.stack(ref).astype(np.int32), so, zo)
+
+
+def int8_parity(trainer, x):
+    """ad01_int8.tflite: TFLM's int8 outputs and ours for the windows x."""
+    ref = int8_tflm(x)
+    ours_f = ours_run(trainer, os.path.join(AD01, "ad01_int8.tflite"), x)
+    ours = np.rint(ours_f / ref.so).astype(np.int32) + ref.zo
+    # Our f32 output is exactly so * (q - zo): the round trip is exact.
+    if not np.array_equal(ref.dequantized(ours), ours_f):
+        raise SystemExit("our int8 model's f32 outputs are not dequantized int8 values")
+    s_ours, s_tflm = score(x, ref.dequantized(ours)), score(x, ref.dequantized())
+    diff = int(np.max(np.abs(ours - ref.out)))
+    return {"model": "ad01_int8", "windows": int(x.shape[0]), "values": int(ref.out.size),
+            "max_abs_diff_int8": diff, "values_differing": int(np.sum(ours != ref.out)),
+            "anomaly_score_ours": s_ours, "anomaly_score_tflm": s_tflm,
+            "ok": bool(diff == 0 and s_ours == s_tflm)}
+
+
 def f64_reference(model_bytes, x):
     """The model evaluated in float64 with numpy (FULLY_CONNECTED chains with
     fused NONE / RELU, as AD01): the exact result both f32 engines round."""
@@ -102,12 +159,19 @@ def score(x, x_hat):
 
 
 def build(tensors, ops, inp, out, codes):
-    """A one-subgraph f32 .tflite from tensors [(shape, data or None)] and
-    ops [(opcode index, inputs, outputs, options type, options)]."""
+    """A one-subgraph .tflite from tensors [(shape, data or None, type[,
+    (scales, zero points, quantized dimension)])] and ops [(opcode index,
+    inputs, outputs, options type, options)]."""
     buffers = [fb.BufferT()]
     ts = []
-    for i, (shape, data, ty) in enumerate(tensors):
+    for i, (shape, data, ty, *quant) in enumerate(tensors):
         t = fb.TensorT()
+        if quant:
+            scales, zps, qdim = quant[0]
+            t.quantization = fb.QuantizationParametersT()
+            t.quantization.scale = np.array(scales, np.float32)
+            t.quantization.zeroPoint = np.array(zps, np.int64)
+            t.quantization.quantizedDimension = qdim
         t.shape = np.array(shape, dtype=np.int32)
         t.type = ty
         t.name = f"t{i}".encode()
@@ -177,6 +241,65 @@ def conv_model(rng):
     return build(t, ops, 0, 17, [OP.CONV_2D, OP.RESHAPE, OP.FULLY_CONNECTED, OP.TRANSPOSE_CONV])
 
 
+def conv_int8_model(rng, fused=None):
+    """The int8 twin of conv_model: QUANTIZE, CONV_2D 6x6x1 -> 4x4x3 (VALID, k3,
+    per-channel weights, RELU6), RESHAPE, FC 48 -> 4 (per tensor, RELU), FC 4
+    -> 48, RESHAPE, TRANSPOSE_CONV -> 6x6x1 (per-channel), DEQUANTIZE. `fused`
+    replaces the CONV_2D's activation (for the error test)."""
+    F32, I8, I32 = fb.TensorType.FLOAT32, fb.TensorType.INT8, fb.TensorType.INT32
+    AF = fb.ActivationFunctionType
+
+    def w8(*shape):
+        return rng.integers(-127, 128, size=shape).astype(np.int8)
+
+    def act(scale, zp):
+        return ([scale], [zp], 0)
+
+    # Activation scales from the spread of the sums (fan-in x weight scale x input scale).
+    s_in, s_c, s_h, s_k, s_d = 4 / 128, 6 / 255, 0.08, 0.1, 0.12
+    wc, wh, wk, wt = [0.004, 0.006, 0.005], 0.003, 0.01, [0.009]
+    b32 = lambda n, s: rng.integers(-2000, 2000, size=n).astype("<i4")  # noqa: E731
+    t = [([1, 6, 6, 1], None, F32),                                         # 0 f32 input
+         ([1, 6, 6, 1], None, I8, act(s_in, 0)),                             # 1 quantized
+         ([3, 3, 3, 1], w8(3, 3, 3, 1), I8, (wc, [0, 0, 0], 0)),             # 2 conv filter
+         ([3], b32(3, None), I32, ([s_in * w for w in wc], [0, 0, 0], 0)),   # 3 conv bias
+         ([1, 4, 4, 3], None, I8, act(s_c, -128)),                           # 4 conv out (RELU6)
+         ([2], np.array([1, 48], "<i4"), I32),                               # 5
+         ([1, 48], None, I8, act(s_c, -128)),                                # 6
+         ([4, 48], w8(4, 48), I8, ([wh], [0], 0)),                           # 7
+         ([4], b32(4, None), I32, ([s_c * wh], [0], 0)),                     # 8
+         ([1, 4], None, I8, act(s_h, -128)),                                 # 9 (RELU)
+         ([48, 4], w8(48, 4), I8, ([wk], [0], 0)),                           # 10
+         ([48], b32(48, None), I32, ([s_h * wk], [0], 0)),                   # 11
+         ([1, 48], None, I8, act(s_k, 5)),                                   # 12
+         ([4], np.array([1, 4, 4, 3], "<i4"), I32),                          # 13
+         ([1, 4, 4, 3], None, I8, act(s_k, 5)),                              # 14
+         ([4], np.array([1, 6, 6, 1], "<i4"), I32),                          # 15
+         ([1, 3, 3, 3], w8(1, 3, 3, 3), I8, (wt, [0], 0)),                   # 16 tconv filter
+         ([1], b32(1, None), I32, ([s_k * wt[0]], [0], 0)),                  # 17
+         ([1, 6, 6, 1], None, I8, act(s_d, -3)),                             # 18
+         ([1, 6, 6, 1], None, F32)]                                          # 19 f32 output
+    conv = fb.Conv2DOptionsT()
+    conv.padding, conv.strideH, conv.strideW = fb.Padding.VALID, 1, 1
+    conv.dilationHFactor = conv.dilationWFactor = 1
+    conv.fusedActivationFunction = AF.RELU6 if fused is None else fused
+    fc_relu, fc = fb.FullyConnectedOptionsT(), fb.FullyConnectedOptionsT()
+    fc_relu.fusedActivationFunction = AF.RELU
+    tc = fb.TransposeConvOptionsT()
+    tc.padding, tc.strideH, tc.strideW = fb.Padding.VALID, 1, 1
+    BO, OP = fb.BuiltinOptions, fb.BuiltinOperator
+    ops = [(4, [0], [1], BO.NONE, None),
+           (0, [1, 2, 3], [4], BO.Conv2DOptions, conv),
+           (1, [4, 5], [6], BO.NONE, None),
+           (2, [6, 7, 8], [9], BO.FullyConnectedOptions, fc_relu),
+           (2, [9, 10, 11], [12], BO.FullyConnectedOptions, fc),
+           (1, [12, 13], [14], BO.NONE, None),
+           (3, [15, 16, 14, 17], [18], BO.TransposeConvOptions, tc),
+           (5, [18], [19], BO.NONE, None)]
+    codes = [OP.CONV_2D, OP.RESHAPE, OP.FULLY_CONNECTED, OP.TRANSPOSE_CONV, OP.QUANTIZE, OP.DEQUANTIZE]
+    return build(t, ops, 0, 19, codes)
+
+
 def unsupported_model():
     """FULLY_CONNECTED 4 -> 2 then SOFTMAX (operator 1): unsupported."""
     F32 = fb.TensorType.FLOAT32
@@ -199,6 +322,10 @@ def write_fixtures():
     np.save(os.path.join(AD01, "expected_tflm.npy"), tflm_run(ad01, x).astype("<f4"))
     all_x = windows()
     meta = {"windows": TEST_WINDOWS, "tflm_anomaly_score_all_windows": score(all_x, tflm_run(ad01, all_x))}
+    # Int8: TFLM's int8 outputs for the same windows, and its score over all.
+    q = int8_tflm(all_x)
+    np.save(os.path.join(AD01, "expected_tflm_int8.npy"), q.out[TEST_WINDOWS].astype(np.int8))
+    meta["tflm_int8_anomaly_score_all_windows"] = score(all_x, q.dequantized())
     with open(os.path.join(AD01, "expected_tflm.json"), "w") as f:
         f.write(json.dumps(meta, indent=1) + "\n")
 
@@ -209,7 +336,7 @@ def write_fixtures():
     T, H, K = 12, 16, 3
     ae = fc_model([(r(H, T), r(H), True), (r(K, H), r(K), False),
                    (r(H, K), r(H), True), (r(T, H), r(T), False)], T, "bench-ae")
-    models = {"bench-ae": ae, "conv": conv_model(rng)}
+    models = {"bench-ae": ae, "conv": conv_model(rng), "conv-int8": conv_int8_model(np.random.default_rng(16))}
     for name, m in models.items():
         n, shape = (12, (1, -1)) if name == "bench-ae" else (36, (1, 6, 6, 1))
         xi = rng.standard_normal((2, n)).astype(np.float32)
@@ -219,6 +346,8 @@ def write_fixtures():
         np.save(os.path.join(FIXTURES, name + ".tflm.npy"), tflm_run(m, xi, shape).astype("<f4"))
     with open(os.path.join(FIXTURES, "unsupported-op.tflite"), "wb") as f:
         f.write(unsupported_model())
+    with open(os.path.join(FIXTURES, "int8-tanh.tflite"), "wb") as f:
+        f.write(conv_int8_model(np.random.default_rng(16), fb.ActivationFunctionType.TANH))
     print(f"wrote {AD01}/expected_tflm.* and {FIXTURES}/")
 
 
@@ -256,6 +385,8 @@ def main():
            # windows), and within 2e-4 of TFLM (measured 1.1e-4).
            "ok": bool(abs(s_ours - s_tflm) <= 1e-5 * s_tflm and ours_f64 <= max(tflm_f64, 2e-5)
                       and err <= 2e-4)}
+    res["int8"] = int8_parity(a.trainer, x)
+    res["ok"] = res["ok"] and res["int8"]["ok"]
     out = json.dumps(res, indent=1)
     if a.out:
         with open(a.out, "w") as f:

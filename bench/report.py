@@ -337,6 +337,14 @@ def main():
           "whose rounding is larger. `bench/ad01_parity.py` fails unless the scores agree to 1e-5, ours "
           "is at most max(TFLM's, 2e-5) from exact and at most 2e-4 from TFLM.")
         w("")
+        q = ad01.get("int8")
+        if q:
+            w(f"Int8 (`ad01_int8.tflite`, the windows quantized with its input parameters): "
+              f"{q['values'] - q['values_differing']:,} of {q['values']:,} int8 outputs of "
+              f"{q['windows']} windows equal TFLM's (max abs diff {q['max_abs_diff_int8']} in "
+              f"int8 units); anomaly score ours {q['anomaly_score_ours']:.6f}, TFLM "
+              f"{q['anomaly_score_tflm']:.6f}. `bench/ad01_parity.py` fails unless both are equal.")
+            w("")
 
     # ------------------------------------------------------------ goals
     w("## Goals")

@@ -13,11 +13,12 @@
 #
 # Uses Debian rustc-web 1.96 + build-std, selected by firmware-example/rust-toolchain.toml
 # and .cargo/config.toml, which cargo finds from the CURRENT directory (hence the cd's).
-# The models and their expected host results are committed: CI never retrains. The exception
-# is model/ad01.rrae (1.06 MB, gitignored): `trainer import` makes it from the vendored
-# tests/data/ad01/ad01_fp32.tflite in about a second (the release trainer that bench/run also
-# builds); model/ad01_expected.rs holds its length and CRC, so an importer change that alters
-# the file fails the run with "run scripts/firmware.sh --regen".
+# The models and their expected host results are committed: CI never retrains. The exceptions
+# are model/ad01.rrae and model/ad01-int8.rrae (1.06 MB and 272 kB, gitignored): `trainer
+# import` makes them from the vendored tests/data/ad01/ad01_{fp32,int8}.tflite in about a
+# second (the release trainer that bench/run also builds); model/ad01_expected.rs and
+# model/ad01_int8_expected.rs hold their lengths and CRCs, so an importer change that alters
+# a file fails the run with "run scripts/firmware.sh --regen".
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FW="$ROOT/firmware-example"
@@ -39,10 +40,11 @@ unset RUSTFLAGS CARGO_BUILD_TARGET CARGO_TARGET_DIR RUSTC
 step "toolchain (idempotent)"
 bash "$ROOT/scripts/install-embedded-toolchain.sh"
 
-step "AD01 model: trainer import tests/data/ad01/ad01_fp32.tflite (not committed)"
+step "AD01 models: trainer import tests/data/ad01/ad01_fp32.tflite and ad01_int8.tflite (not committed)"
 (cd "$ROOT" && cargo build --release --quiet -p rrae-trainer --bin trainer)
 "$ROOT/target/release/trainer" import "$ROOT/tests/data/ad01/ad01_fp32.tflite" --out "$FW/model/ad01.rrae" >/dev/null
-ls -l "$FW/model/ad01.rrae"
+"$ROOT/target/release/trainer" import "$ROOT/tests/data/ad01/ad01_int8.tflite" --out "$FW/model/ad01-int8.rrae" >/dev/null
+ls -l "$FW/model/ad01.rrae" "$FW/model/ad01-int8.rrae"
 
 if [ "$REGEN" = 1 ]; then
   step "regenerate firmware-example/model/"
@@ -75,12 +77,23 @@ if [ "$REGEN" = 1 ]; then
   fi
   hostgen -- ad01 "$FW/model/ad01.rrae" "$ROOT/tests/data/ad01/normal_id_01_00000000_hist_librosa.bin" \
     "$FW/model/ad01_expected.rs"
+  hostgen -- ad01 "$FW/model/ad01-int8.rrae" "$ROOT/tests/data/ad01/normal_id_01_00000000_hist_librosa.bin" \
+    "$FW/model/ad01_int8_expected.rs"
   # The int8 copy of the shift model (hand-quantized by host-gen until `trainer quantize` is
   # used here) and its host results.
   mkdir -p "$FW/model/int8"
   hostgen -- quantize "$FW/model/model.rrae" "$FW/model/int8/model.rrae"
   hostgen -- expected "$FW/model/int8/model.rrae" "$FW/model/int8" --dataset shift --cases 4 \
     --source "host-gen quantize model/model.rrae (calibration: shift test split, min/max)"
+  # The int8 CNN: `trainer quantize` of the CNN example, host results on its inputs
+  # (CNN_INPUTS of model/cnn_expected.rs, as CSV rows).
+  mkdir -p "$FW/model/int8/cnn"
+  cargo run --release -p rrae-trainer --bin trainer -- quantize "$FW/model/cnn.rrae" \
+    --dataset 2d_gaussian_shift_scale --out "$FW/model/int8/cnn/model.rrae"
+  awk '/pub static CNN_INPUTS/{p=1; next} p && /^\];/{exit} p {gsub(/[][ ]/,""); sub(/,$/,""); print}' \
+    "$FW/model/cnn_expected.rs" > "$GEN_DIR/cnn-inputs.csv"
+  hostgen -- expected "$FW/model/int8/cnn/model.rrae" "$FW/model/int8/cnn" --inputs "$GEN_DIR/cnn-inputs.csv" \
+    --cases 2 --source "trainer quantize model/cnn.rrae --dataset 2d_gaussian_shift_scale; inputs: model/cnn_expected.rs CNN_INPUTS"
 fi
 
 cd "$FW"
@@ -90,6 +103,8 @@ step "clippy -D warnings (M4F with AD01, M0)"
 cargo clippy --release --features ad01 -- -D warnings
 cargo clippy --release --target thumbv6m-none-eabi --bin shift -- -D warnings
 cargo clippy --release --bin shift --features int8 -- -D warnings
+cargo clippy --release --bin ad01 --features ad01,int8 -- -D warnings
+cargo clippy --release --bin shift --features cnn8 -- -D warnings
 
 step "build (thumbv7em-none-eabihf, release)"
 cargo build --release
@@ -102,9 +117,9 @@ if ! cargo run --release 2>&1 | tee "$LOG"; then
 fi
 grep -q "RESULT: PASS" "$LOG" || { echo "firmware: no PASS line in the QEMU output" >&2; exit 1; }
 
-step "QEMU -icount runs: AD01, int8 shift (M4F, M0), f32 shift (M0) checked against the host; shift within 3.5 instructions per MAC"
+step "QEMU -icount runs: AD01 f32 and int8, int8 shift (M4F, M0), int8 CNN (M4F), f32 shift (M0) checked against the host; shift within 3.5 instructions per MAC"
 # Deterministic (two runs must agree); fails if a device result differs from the host's
-# (ad01, shift f32/int8) or if encode or decode of the shift model on the M4F exceeds the
+# (ad01 f32/int8, shift f32/int8, cnn8) or if encode or decode of the shift model on the M4F exceeds the
 # limit (measured 2.91 / 3.44 at opt-level "s", docs/BENCHMARKS.md).
 bash "$ROOT/scripts/icount.sh" --check 3.5
 

@@ -10,8 +10,9 @@
 #
 # Rows (release profile): firmware-example/src/bin/icount.rs (shift + CNN, M4F),
 # src/bin/ad01.rs (MLPerf Tiny AD01 f32, M4F; needs model/ad01.rrae, which
-# scripts/firmware.sh makes), src/bin/shift.rs with --features int8 (the int8 copy in
-# model/int8/, row name shift8), and src/bin/shift.rs f32 and int8 built for
+# scripts/firmware.sh makes; and with --features int8 the int8 AD01, row name ad01i8, from
+# model/ad01-int8.rrae), src/bin/shift.rs with --features int8 (the int8 copy in
+# model/int8/, row name shift8) and --features cnn8 (the int8 CNN in model/int8/cnn/, row cnn8), and src/bin/shift.rs f32 and int8 built for
 # thumbv6m-none-eabi (Cortex-M0, no FPU, QEMU micro:bit with 16 kB RAM). Each runs twice under `qemu-system-arm -icount shift=0`
 # (1 instruction = 1 ns of virtual time; SysTick counts the core clock, calibrated on a
 # 2,000,000-instruction loop); the two runs must print the same counts, and ad01/shift
@@ -73,12 +74,15 @@ echo "| build | model | operation | MACs | instructions | per MAC | calibration 
 echo "|---|---|---|---:|---:|---:|---|"
 ROWS=$(run "$REL, M4F" target $M4 icount)
 echo "$ROWS"
-if [ -f model/ad01.rrae ]; then
-  run "$REL, M4F" target $M4 ad01 --features ad01
-else
-  echo "icount: model/ad01.rrae is missing (scripts/firmware.sh makes it): AD01 skipped" >&2
-fi
+for m in ad01.rrae:ad01 ad01-int8.rrae:ad01,int8; do
+  if [ -f "model/${m%%:*}" ]; then
+    run "$REL, M4F" target $M4 ad01 --features "${m#*:}"
+  else
+    echo "icount: model/${m%%:*} is missing (scripts/firmware.sh makes it): skipped" >&2
+  fi
+done
 run "$REL, M4F" target $M4 shift --features int8
+run "$REL, M4F" target $M4 shift --features cnn8
 run "$REL, M0 (soft float)" target $M0 shift
 run "$REL, M0" target $M0 shift --features int8
 if [ "$PROFILES" = 1 ]; then

@@ -4,7 +4,8 @@
 //! 32 random int8 models covering every optional part of the format, and
 //! the firmware example's model if present — plus, for the `model` targets,
 //! copies with operation tails (wrong lengths, raw and NaN/Inf inputs); and
-//! `<dir>/import/` with the small `.tflite` fixtures of `tests/data/tflite/`.
+//! `<dir>/import/` with the small `.tflite` fixtures of `tests/data/tflite/`
+//! (f32 and int8) and the int8 AD01 model.
 
 use std::{env, fs, path::PathBuf};
 
@@ -61,10 +62,19 @@ fn main() -> std::io::Result<()> {
     let tflite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/tflite");
     let out = dir.join("import");
     fs::create_dir_all(&out)?;
-    for name in ["bench-ae", "conv", "unsupported-op"] {
+    for name in [
+        "bench-ae",
+        "conv",
+        "conv-int8",
+        "int8-tanh",
+        "unsupported-op",
+    ] {
         let file = format!("{name}.tflite");
         fs::copy(tflite.join(&file), out.join(&file))?;
     }
+    // The int8 AD01 model (277 kB, per-tensor int8 dense layers).
+    let ad01 = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/ad01");
+    fs::copy(ad01.join("ad01_int8.tflite"), out.join("ad01_int8.tflite"))?;
     println!("wrote {} models to {}", models.len(), dir.display());
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! `trainer import`: the vendored MLPerf Tiny AD01 model and small fixtures
-//! (written by `bench/ad01_parity.py --fixtures`) give TFLite Micro's
-//! outputs through our runtime; bad files give one-line errors naming the
+//! `trainer import`: the vendored MLPerf Tiny AD01 models (f32 and int8)
+//! and small fixtures (written by `bench/ad01_parity.py --fixtures`) give
+//! TFLite Micro's outputs through our runtime (int8: bit for bit); bad files give one-line errors naming the
 //! problem, never a panic.
 
 mod common;
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use ndarray::{Array2, ArrayView1};
 use ndarray_npy::read_npy;
-use rrae_format::AlignedBytes;
+use rrae_format::{quant::quantize, AlignedBytes};
 use rrae_runtime::Model;
 use rrae_trainer::tflite::{import, ImportError, ImportOptions, Kind};
 
@@ -109,11 +109,92 @@ fn bench_and_conv_fixtures_match_tflm() {
     }
 }
 
+/// AD01 int8: TFLite's QUANTIZE of window `i` with the model's input
+/// parameters, our int8 reconstruction of it.
+fn reconstruct_int8(m: &Model<'_>, x: &[f32]) -> Vec<i8> {
+    let p = m.input_qparams().unwrap();
+    let xq: Vec<i8> = x.iter().map(|&v| quantize(v, p)).collect();
+    let mut scratch = vec![0.0; m.scratch_len()];
+    let mut y = vec![0i8; m.input_dim()];
+    m.reconstruct_i8(&xq, &mut y, &mut scratch).unwrap();
+    y
+}
+
 #[test]
-fn int8_model_is_a_clear_error() {
-    let e = import_err(&read("ad01/ad01_int8.tflite")).to_string();
-    assert!(e.starts_with("operator 0 (FULLY_CONNECTED): int8"), "{e}");
-    assert!(e.contains("need int8 layers, not supported yet"), "{e}");
+fn ad01_int8_is_bit_identical_with_tflm() {
+    let m = import(&read("ad01/ad01_int8.tflite"), &ImportOptions::default()).unwrap();
+    assert_eq!((m.layers.len(), m.code_layer, m.rank), (10, 4, 8));
+    assert!(m.layers.iter().all(|s| s.params.is_int8()));
+    let bytes = AlignedBytes::new(&m.bytes);
+    let model = Model::from_bytes(&bytes).unwrap();
+    assert!(model.is_quantized());
+    // TFLM's int8 outputs (bench/ad01_parity.py --fixtures) for windows 0, 97, 195.
+    let expected: Array2<i8> = read_npy(data("ad01/expected_tflm_int8.npy")).unwrap();
+    for (row, window) in [0, 97, 195].into_iter().enumerate() {
+        let y = reconstruct_int8(&model, &ad01_window(window));
+        assert_eq!(y, expected.row(row).to_vec(), "window {window}");
+    }
+    // The anomaly score over all 196 windows, through the f32 API (quantize,
+    // int8 layers, dequantize), equals TFLM's up to the order of the sums.
+    let meta: serde_json::Value = serde_json::from_slice(&read("ad01/expected_tflm.json")).unwrap();
+    let want = meta["tflm_int8_anomaly_score_all_windows"]
+        .as_f64()
+        .unwrap();
+    let score = (0..196)
+        .map(|w| {
+            let x = ad01_window(w);
+            let y = reconstruct(&m.bytes, &x);
+            let se: f64 = x
+                .iter()
+                .zip(&y)
+                .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                .sum();
+            se / x.len() as f64
+        })
+        .sum::<f64>()
+        / 196.0;
+    assert!(
+        (score - want).abs() <= 1e-12 * want,
+        "{score} vs TFLM {want}"
+    );
+}
+
+#[test]
+fn int8_convolutions_match_tflm() {
+    // QUANTIZE, int8 CONV_2D (per-channel, RELU6), FC (RELU), FC,
+    // TRANSPOSE_CONV (per-channel), DEQUANTIZE: equal to TFLM's f32 outputs
+    // (both dequantize the same int8 values).
+    let m = import(&read("tflite/conv-int8.tflite"), &ImportOptions::default()).unwrap();
+    assert!(m.layers.iter().all(|s| s.params.is_int8()));
+    let kinds: Vec<_> = m.layers.iter().map(|s| s.kind).collect();
+    assert!(matches!(
+        kinds[..],
+        [
+            Kind::Conv2d(_),
+            Kind::Dense,
+            Kind::Dense,
+            Kind::ConvTranspose2d(..)
+        ]
+    ));
+    let (x, want) = (
+        npy("tflite/conv-int8.x.npy"),
+        npy("tflite/conv-int8.tflm.npy"),
+    );
+    for (xi, wi) in x.rows().into_iter().zip(want.rows()) {
+        let y = reconstruct(&m.bytes, xi.as_slice().unwrap());
+        assert_eq!(y, wi.to_vec());
+    }
+}
+
+#[test]
+fn int8_errors_name_the_operator() {
+    let e = import_err(&read("tflite/int8-tanh.tflite")).to_string();
+    assert!(
+        e.starts_with(
+            "operator 1 (CONV_2D): fused activation TANH on an int8 layer is not supported"
+        ),
+        "{e}"
+    );
     assert!(!e.contains('\n'), "{e}");
 }
 
@@ -130,11 +211,14 @@ fn truncated_or_corrupt_buffers_are_errors() {
         let e = import_err(&bytes[..len]);
         assert!(!e.to_string().contains('\n'), "{e}");
     }
-    // Every single-byte corruption: an error or a valid import, never a panic.
-    for i in 0..bytes.len() {
-        let mut b = bytes.clone();
-        b[i] ^= 0xA5;
-        let _ = import(&b, &ImportOptions::default());
+    // Every single-byte corruption: an error or a valid import, never a
+    // panic (an f32 model and an int8 one).
+    for bytes in [bytes, read("tflite/conv-int8.tflite")] {
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0xA5;
+            let _ = import(&b, &ImportOptions::default());
+        }
     }
 }
 
@@ -154,8 +238,16 @@ fn cli_import_then_inspect() {
         "{info}"
     );
     let int8 = data("ad01/ad01_int8.tflite");
+    let stdout = common::ok(&["import", common::s(&int8), "--out", common::s(&out)]);
+    assert!(
+        stdout.contains("layer 4 (operator 4): int8 dense 128 -> 8  <- code"),
+        "{stdout}"
+    );
+    let info = common::ok(&["inspect", common::s(&out)]);
+    assert!(info.contains("format version: 1.2"), "{info}");
+    let tanh = data("tflite/int8-tanh.tflite");
     common::fails(
-        &["import", common::s(&int8), "--out", common::s(&out)],
-        "int8",
+        &["import", common::s(&tanh), "--out", common::s(&out)],
+        "operator 1 (CONV_2D): fused activation TANH",
     );
 }

@@ -1,19 +1,26 @@
-//! MLPerf Tiny AD01 (the anomaly-detection autoencoder, f32, 640 -> 128 x 4
-//! -> 8 -> 128 x 4 -> 640, 264,192 MACs) on the Cortex-M4F in QEMU.
+//! MLPerf Tiny AD01 (the anomaly-detection autoencoder, 640 -> 128 x 4 -> 8
+//! -> 128 x 4 -> 640, 264,192 MACs) on the Cortex-M4F in QEMU, f32 or (with
+//! `--features int8`) int8.
 //!
-//! The model is `trainer import tests/data/ad01/ad01_fp32.tflite`, generated
-//! into `model/ad01.rrae` by `scripts/firmware.sh` (not committed: 1.06 MB,
-//! made in a second from the vendored `.tflite`); it needs the 4 MiB memory
-//! layout (`memory/mps2-an386-4m.x`, chosen by `build.rs`). The input is the
-//! real log-mel clip of `tests/data/ad01/`, embedded as it is.
+//! The model is `trainer import tests/data/ad01/ad01_fp32.tflite` (or
+//! `ad01_int8.tflite`), generated into `model/ad01.rrae` (`model/ad01-int8.rrae`)
+//! by `scripts/firmware.sh` (not committed: 1.06 MB / 272 kB, made in a
+//! second from the vendored `.tflite`); the f32 one needs the 4 MiB memory
+//! layout (`memory/mps2-an386-4m.x`, chosen by `build.rs`), the int8 one fits
+//! the 1 MiB part. The input is the real log-mel clip of `tests/data/ad01/`,
+//! embedded as it is.
 //!
-//! Checks, against `model/ad01_expected.rs` (host-gen `ad01`: the same
-//! runtime on the host): the code and the reconstruction of a few windows,
-//! bit for bit, and the anomaly score over all 196 windows (bit for bit).
-//! Counts the instructions of `encode`, `decode` and `reconstruct` of the
-//! first checked window ([`rrae_firmware_example::icount`]; run under
-//! `-icount shift=0`, as `scripts/icount.sh` does). Built only with
-//! `--features ad01`.
+//! Checks, against `model/ad01_expected.rs` (`model/ad01_int8_expected.rs`;
+//! host-gen `ad01`: the same runtime on the host): the code and the
+//! reconstruction of a few windows, bit for bit, and the anomaly score over
+//! all 196 windows (bit for bit); int8: also the int8 reconstructions
+//! (`reconstruct_i8`) of those windows, which the host test
+//! `trainer/tests/tflite_import.rs` ties to TFLite Micro's. Counts the
+//! instructions of `encode`, `decode` and `reconstruct` (the f32 API: int8
+//! models quantize the input and dequantize the output, as MicroFlow's
+//! `predict` does) and, int8, of `reconstruct_i8` of the first checked window
+//! ([`rrae_firmware_example::icount`]; run under `-icount shift=0`, as
+//! `scripts/icount.sh` does). Built only with `--features ad01`.
 #![no_std]
 #![no_main]
 
@@ -29,12 +36,25 @@ use rrae_runtime::{include_model, Model};
 
 #[allow(clippy::excessive_precision, clippy::approx_constant)]
 mod expected {
+    #[cfg(not(feature = "int8"))]
     include!("../../model/ad01_expected.rs");
+    #[cfg(feature = "int8")]
+    include!("../../model/ad01_int8_expected.rs");
 }
 use expected::*;
 
 /// The imported AD01 model, 16-byte aligned, read in place.
+#[cfg(not(feature = "int8"))]
 static MODEL: &[u8] = include_model!("../../model/ad01.rrae");
+/// The imported int8 AD01 model, 16-byte aligned, read in place.
+#[cfg(feature = "int8")]
+static MODEL: &[u8] = include_model!("../../model/ad01-int8.rrae");
+/// The name in the printed rows.
+const NAME: &str = if cfg!(feature = "int8") {
+    "ad01i8"
+} else {
+    "ad01"
+};
 /// The real input: 200 frames x 128 log-mel bins, f32 little-endian.
 static INPUT: &[u8] =
     include_bytes!("../../../tests/data/ad01/normal_id_01_00000000_hist_librosa.bin");
@@ -67,13 +87,14 @@ fn main() -> ! {
     let model = match Model::from_bytes(black_box(MODEL)) {
         Ok(m) => m,
         Err(e) => {
-            hprintln!("ad01: Model::from_bytes failed: {:?}", e);
+            hprintln!("{}: Model::from_bytes failed: {:?}", NAME, e);
             exit(false)
         }
     };
     let crc = u32::from_le_bytes([MODEL[40], MODEL[41], MODEL[42], MODEL[43]]);
     hprintln!(
-        "ad01: {} bytes, input_dim {}, rank {}, scratch {} floats ({} B)",
+        "{}: {} bytes, input_dim {}, rank {}, scratch {} floats ({} B)",
+        NAME,
         MODEL.len(),
         model.input_dim(),
         model.rank(),
@@ -81,7 +102,10 @@ fn main() -> ! {
         4 * model.scratch_len()
     );
     if MODEL.len() != MODEL_LEN || crc != MODEL_BODY_CRC || model.scratch_len() > SCRATCH_FLOATS {
-        hprintln!("ad01: model/ad01.rrae does not match model/ad01_expected.rs: run scripts/firmware.sh --regen");
+        hprintln!(
+            "{}: the model does not match its expected results: run scripts/firmware.sh --regen",
+            NAME
+        );
         exit(false)
     }
     let mut scratch = [0.0f32; SCRATCH_FLOATS];
@@ -92,18 +116,18 @@ fn main() -> ! {
 
     // Instructions of one inference, on the first checked window.
     let (enc_macs, dec_macs) = model_macs(&model);
-    print_layers("ad01", &model);
+    print_layers(NAME, &model);
     if window(WINDOWS[0], &mut x).is_none() {
         exit(false)
     }
     let (r, t) = clock.ticks(&mut || model.encode(black_box(&x), &mut alpha, &mut scratch));
-    clock.report("ad01", "encode", t, enc_macs);
+    clock.report(NAME, "encode", t, enc_macs);
     ok &= r.is_ok();
     let (r, t) = clock.ticks(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
-    clock.report("ad01", "decode", t, dec_macs);
+    clock.report(NAME, "decode", t, dec_macs);
     ok &= r.is_ok();
     let (r, t) = clock.ticks(&mut || model.reconstruct(black_box(&x), &mut x_hat, &mut scratch));
-    clock.report("ad01", "reconstruct", t, enc_macs + dec_macs);
+    clock.report(NAME, "reconstruct", t, enc_macs + dec_macs);
     ok &= r.is_ok();
 
     // Peak stack of one encode and one decode (painting, outside the counts).
@@ -113,12 +137,18 @@ fn main() -> ! {
         stack::measure(&mut || model.decode(black_box(&alpha), &mut x_hat, &mut scratch));
     let (_, load_stack) = stack::measure(&mut || Model::from_bytes(black_box(MODEL)).is_ok());
     hprintln!(
-        "ad01 ram: scratch {} B, peak stack encode {} B, decode {} B, from_bytes {} B",
+        "{} ram: scratch {} B, peak stack encode {} B, decode {} B, from_bytes {} B",
+        NAME,
         4 * SCRATCH_FLOATS,
         enc_stack,
         dec_stack,
         load_stack
     );
+
+    #[cfg(feature = "int8")]
+    {
+        ok &= int8_checks(&model, &clock, &mut scratch, enc_macs + dec_macs);
+    }
 
     // Values of the checked windows, bit for bit.
     for (k, &i) in WINDOWS.iter().enumerate() {
@@ -144,12 +174,34 @@ fn main() -> ! {
     let score = sum / N_WINDOWS as f32;
     ok &= check_exact("anomaly score", &[score], &[SCORE]);
     hprintln!(
-        "ad01: anomaly score {} over {} windows (host {})",
+        "{}: anomaly score {} over {} windows (host {})",
+        NAME,
         score,
         N_WINDOWS,
         SCORE
     );
     finish(ok)
+}
+
+/// Int8 only: counts `reconstruct_i8` of the first quantized window, measures
+/// its peak stack and checks the int8 reconstructions of every checked
+/// window against the host's, value for value.
+#[cfg(feature = "int8")]
+fn int8_checks(model: &Model<'_>, clock: &Clock, scratch: &mut [f32], macs: u64) -> bool {
+    let mut y = [0i8; INPUT_DIM];
+    let (r, t) = clock.ticks(&mut || model.reconstruct_i8(black_box(&XQ[0]), &mut y, scratch));
+    clock.report(NAME, "reconstruct_i8", t, macs);
+    let mut ok = r.is_ok();
+    let (_, peak) =
+        stack::measure(&mut || model.reconstruct_i8(black_box(&XQ[0]), &mut y, scratch));
+    hprintln!("{} ram: peak stack reconstruct_i8 {} B", NAME, peak);
+    let as_f32 = |q: &[i8; INPUT_DIM]| q.map(f32::from);
+    for (k, xq) in XQ.iter().enumerate() {
+        hprintln!("window {} (int8):", WINDOWS[k]);
+        ok &= model.reconstruct_i8(xq, &mut y, scratch).is_ok();
+        ok &= check_exact("x_hat int8", &as_f32(&y), &as_f32(&QX_HAT[k]));
+    }
+    ok
 }
 
 #[panic_handler]

@@ -1,4 +1,5 @@
-//! The `shift` model alone (f32, or its int8 copy with `--features int8`),
+//! The `shift` model alone (f32, or its int8 copy with `--features int8`;
+//! with `--features cnn8` the int8 CNN instead, M4F only),
 //! small enough for a Cortex-M0 without FPU (the
 //! micro:bit in QEMU: 256 kB flash, 16 kB RAM; `memory/microbit.x`), and
 //! for the Cortex-M4F too.

@@ -1,5 +1,5 @@
-//! `trainer import`: a TensorFlow Lite flatbuffer (`.tflite`, f32) as a
-//! `.rrae` model ([`crate::tflite::import`]).
+//! `trainer import`: a TensorFlow Lite flatbuffer (`.tflite`, f32 or int8)
+//! as a `.rrae` model ([`crate::tflite::import`]).
 
 use std::path::PathBuf;
 
@@ -43,6 +43,11 @@ pub fn exec(args: ImportArgs) -> Result<()> {
             Kind::Dense => "dense",
             Kind::Conv2d(_) => "conv2d",
             Kind::ConvTranspose2d(..) => "conv-transpose2d",
+        };
+        let kind = if s.params.is_int8() {
+            format!("int8 {kind}")
+        } else {
+            kind.to_string()
         };
         let code = if i == m.code_layer { "  <- code" } else { "" };
         println!(

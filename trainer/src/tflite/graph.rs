@@ -1,6 +1,12 @@
-//! Reads a verified `.tflite` flatbuffer into a chain of f32 layers in the
-//! `.rrae` layouts ([`Spec`]): one subgraph, one input, one output, every
-//! layer reading the previous one's output.
+//! Reads a verified `.tflite` flatbuffer into a chain of f32 or int8 layers
+//! in the `.rrae` layouts ([`Spec`]): one subgraph, one input, one output,
+//! every layer reading the previous one's output.
+//!
+//! Int8 layers ([`QSpec`]) keep TFLite's numbers: int8 weights (per tensor
+//! or per output channel), int32 biases, the input and output `(scale, zero
+//! point)`, a fused NONE / RELU / RELU6 / RELU_N1_TO_1 as a clamp, and the
+//! requantization multiplier and shift computed from the scales as TFLite
+//! Micro computes them, so the runtime's outputs are TFLite's bit for bit.
 //!
 //! TFLite images are `H x W x C` (NHWC), `.rrae` ones `C x H x W`: kernels
 //! are transposed into the `.rrae` layouts, and a dense layer next to a
@@ -9,7 +15,10 @@
 //! convolutional first or last layer takes or gives `C x H x W` vectors.
 
 use flatbuffers::{Follow, ForwardsUOffset, Vector, VerifierOptions};
-use rrae_format::meta::Activation;
+use rrae_format::meta::{Activation, QParams};
+use rrae_format::quant::quantize_multiplier;
+
+use crate::quantize::params::effective_scale;
 
 use super::schema_generated::tflite as fb;
 use super::ImportError;
@@ -76,12 +85,99 @@ pub struct Spec {
     pub in_dim: usize,
     /// Flat output width.
     pub out_dim: usize,
-    /// Weights (`.rrae` layout: see `formats/FORMAT.md`).
-    pub weight: Vec<f32>,
-    /// One bias per output (channel).
-    pub bias: Vec<f32>,
-    /// The fused activation.
-    pub activation: Activation,
+    /// Weights, biases and activation, f32 or int8.
+    pub params: Params,
+}
+
+/// A layer's tensors and activation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    /// An f32 layer.
+    F32 {
+        /// Weights (`.rrae` layout: see `formats/FORMAT.md`).
+        weight: Vec<f32>,
+        /// One bias per output (channel).
+        bias: Vec<f32>,
+        /// The fused activation.
+        activation: Activation,
+    },
+    /// An int8 layer (format 1.2).
+    Int8(QSpec),
+}
+
+/// An int8 layer's tensors in TFLite's scheme (`formats/FORMAT.md`, format
+/// 1.2): `y = clamp(requantize(bias + sum (x - input.zp) w) + output.zp)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QSpec {
+    /// Of the layer's input.
+    pub input: QParams,
+    /// Of the layer's output.
+    pub output: QParams,
+    /// Symmetric int8 weights (`-127..=127`), `.rrae` layout.
+    pub weight: Vec<i8>,
+    /// One scale (per tensor) or one per output channel.
+    pub weight_scale: Vec<f32>,
+    /// One int32 bias per output (channel), at scale `input.scale * weight_scale`.
+    pub bias: Vec<i32>,
+    /// TFLite's `QuantizeMultiplier` of each effective scale.
+    pub multiplier: Vec<i32>,
+    /// Its exponent, as many as `multiplier`.
+    pub shift: Vec<i32>,
+    /// The fused activation as `[min, max]` (TFLite's
+    /// `CalculateActivationRangeQuantized`).
+    pub clamp: [i8; 2],
+}
+
+impl Params {
+    /// Whether the layer is int8.
+    pub fn is_int8(&self) -> bool {
+        matches!(self, Params::Int8(_))
+    }
+
+    /// Reorders the weight matrix (`rows x cols`, row-major): column `j`
+    /// becomes the old column `from(j)`.
+    fn gather_cols(&mut self, rows: usize, cols: usize, from: impl Fn(usize) -> usize) {
+        fn go<T: Copy>(w: &mut [T], rows: usize, cols: usize, from: impl Fn(usize) -> usize) {
+            let old = w.to_vec();
+            for r in 0..rows {
+                for j in 0..cols {
+                    w[r * cols + j] = old[r * cols + from(j)];
+                }
+            }
+        }
+        match self {
+            Params::F32 { weight, .. } => go(weight, rows, cols, from),
+            Params::Int8(q) => go(&mut q.weight, rows, cols, from),
+        }
+    }
+
+    /// Reorders the output rows (weights `rows x cols` and biases): row `r`
+    /// becomes the old row `from(r)`. Per-channel scales, multipliers and
+    /// shifts follow.
+    fn gather_rows(&mut self, rows: usize, cols: usize, from: impl Fn(usize) -> usize) {
+        fn go<T: Copy>(v: &mut [T], rows: usize, cols: usize, from: &dyn Fn(usize) -> usize) {
+            let old = v.to_vec();
+            for r in 0..rows {
+                let src = from(r);
+                v[r * cols..(r + 1) * cols].copy_from_slice(&old[src * cols..(src + 1) * cols]);
+            }
+        }
+        match self {
+            Params::F32 { weight, bias, .. } => {
+                go(weight, rows, cols, &from);
+                go(bias, rows, 1, &from);
+            }
+            Params::Int8(q) => {
+                go(&mut q.weight, rows, cols, &from);
+                go(&mut q.bias, rows, 1, &from);
+                if q.multiplier.len() == rows {
+                    go(&mut q.weight_scale, rows, 1, &from);
+                    go(&mut q.multiplier, rows, 1, &from);
+                    go(&mut q.shift, rows, 1, &from);
+                }
+            }
+        }
+    }
 }
 
 /// The operator names this importer knows, for error messages.
@@ -188,6 +284,25 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Spec>, ImportError> {
                             .into(),
                     ));
                 }
+                // f32 -> int8 at the input, int8 -> f32 at the output: the
+                // runtime's f32 API quantizes and dequantizes the same way.
+                let (from, to) = match code {
+                    fb::BuiltinOperator::QUANTIZE => (Dtype::F32, Dtype::I8),
+                    _ => (Dtype::I8, Dtype::F32),
+                };
+                let (a, b) = (
+                    g.dtype(cur, "input").map_err(&err)?,
+                    g.dtype(out, "output").map_err(&err)?,
+                );
+                if (a, b) != (from, to) {
+                    return Err(err(format!(
+                        "converts {} to {}; only {} to {} is supported here",
+                        a.name(),
+                        b.name(),
+                        from.name(),
+                        to.name()
+                    )));
+                }
             }
             _ => return Err(err(format!("not supported ({SUPPORTED})"))),
         }
@@ -196,6 +311,17 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Spec>, ImportError> {
     if cur != output {
         return Err(model_err(format!(
             "the last operator writes tensor {cur}, not the subgraph's output {output}"
+        )));
+    }
+    if let (Some(first), Some(other)) = (
+        layers.first(),
+        layers
+            .iter()
+            .find(|l| l.params.is_int8() != layers[0].params.is_int8()),
+    ) {
+        return Err(model_err(format!(
+            "operators {} and {} differ in type (f32 and int8); a model is all f32 or all int8",
+            first.op_index, other.op_index
         )));
     }
     fix_layouts(&mut layers)?;
@@ -239,29 +365,38 @@ impl<'a> Graph<'a> {
         Ok(self.shape(idx)?.iter().product())
     }
 
-    /// Errors unless tensor `idx` is FLOAT32 and dense (not sparse).
-    fn check_f32(&self, idx: i32, what: &str) -> Result<(), String> {
+    /// The element type of tensor `idx` (dense, FLOAT32 or INT8).
+    fn dtype(&self, idx: i32, what: &str) -> Result<Dtype, String> {
         let t = self.tensor(idx)?;
         if t.sparsity().is_some() {
             return Err(format!("{what} tensor {idx} is sparse (not supported)"));
         }
         match t.type_() {
-            fb::TensorType::FLOAT32 => Ok(()),
-            fb::TensorType::INT8 | fb::TensorType::UINT8 | fb::TensorType::INT16 => Err(format!(
-                "int8 model: {what} tensor {idx} is {}; int8 models need int8 layers, not supported yet (import the f32 model)",
-                type_name(t.type_())
-            )),
+            fb::TensorType::FLOAT32 => Ok(Dtype::F32),
+            fb::TensorType::INT8 => Ok(Dtype::I8),
             ty => Err(format!(
-                "{what} tensor {idx} has type {} (only FLOAT32 is supported)",
+                "{what} tensor {idx} has type {} (only FLOAT32 and INT8 are supported)",
                 type_name(ty)
             )),
         }
     }
 
-    /// The constant f32 data of tensor `idx` (its buffer holds exactly its
-    /// shape's elements, all finite).
-    fn constant(&self, idx: i32, what: &str) -> Result<Vec<f32>, String> {
-        self.check_f32(idx, what)?;
+    /// Errors unless tensor `idx` has type `want`.
+    fn check_type(&self, idx: i32, what: &str, want: fb::TensorType) -> Result<(), String> {
+        let ty = self.tensor(idx)?.type_();
+        if ty != want {
+            return Err(format!(
+                "{what} tensor {idx} has type {}, expected {}",
+                type_name(ty),
+                type_name(want)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The constant data of tensor `idx`: its buffer holds exactly its
+    /// shape's elements of `size` bytes.
+    fn constant_bytes(&self, idx: i32, what: &str, size: usize) -> Result<&'a [u8], String> {
         let n = self.elems(idx)?;
         let t = self.tensor(idx)?;
         let b = at(self.buffers, i64::from(t.buffer()))
@@ -273,14 +408,21 @@ impl<'a> Graph<'a> {
             ));
         }
         let data = b.data().map(|d| d.bytes()).unwrap_or_default();
-        if data.len() != n * 4 {
+        if data.len() != n * size {
             return Err(format!(
                 "{what} tensor {idx} has {} bytes of constant data; its shape needs {} (is it an input rather than a constant?)",
                 data.len(),
-                n * 4
+                n * size
             ));
         }
-        let v: Vec<f32> = data
+        Ok(data)
+    }
+
+    /// The constant f32 data of tensor `idx` (FLOAT32, all finite).
+    fn constant(&self, idx: i32, what: &str) -> Result<Vec<f32>, String> {
+        self.check_type(idx, what, fb::TensorType::FLOAT32)?;
+        let v: Vec<f32> = self
+            .constant_bytes(idx, what, 4)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
@@ -288,6 +430,117 @@ impl<'a> Graph<'a> {
             return Err(format!("{what} tensor {idx} has non-finite values"));
         }
         Ok(v)
+    }
+
+    /// The constant int8 weights of tensor `idx` (INT8, symmetric: no -128).
+    fn constant_i8(&self, idx: i32, what: &str) -> Result<Vec<i8>, String> {
+        self.check_type(idx, what, fb::TensorType::INT8)?;
+        let v: Vec<i8> = self
+            .constant_bytes(idx, what, 1)?
+            .iter()
+            .map(|&b| b as i8)
+            .collect();
+        if v.contains(&i8::MIN) {
+            return Err(format!(
+                "{what} tensor {idx} holds -128 (int8 weights must be symmetric, in -127..=127)"
+            ));
+        }
+        Ok(v)
+    }
+
+    /// The constant int32 data of tensor `idx` (INT32).
+    fn constant_i32(&self, idx: i32, what: &str) -> Result<Vec<i32>, String> {
+        self.check_type(idx, what, fb::TensorType::INT32)?;
+        Ok(self
+            .constant_bytes(idx, what, 4)?
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    /// Tensor `idx`'s quantization: scales (finite, positive), zero points
+    /// (as many) and the quantized dimension.
+    fn quantization(&self, idx: i32, what: &str) -> Result<(Vec<f32>, Vec<i64>, i32), String> {
+        let q = self
+            .tensor(idx)?
+            .quantization()
+            .ok_or_else(|| format!("{what} tensor {idx} has no quantization parameters"))?;
+        if q.details().is_some() {
+            return Err(format!(
+                "{what} tensor {idx}: custom quantization details are not supported"
+            ));
+        }
+        let scales: Vec<f32> = q.scale().map(|v| v.iter().collect()).unwrap_or_default();
+        let zps: Vec<i64> = q
+            .zero_point()
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        if scales.is_empty() || zps.len() != scales.len() {
+            return Err(format!(
+                "{what} tensor {idx} has {} scales and {} zero points (one or more of each, as many)",
+                scales.len(),
+                zps.len()
+            ));
+        }
+        if let Some(s) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(format!(
+                "{what} tensor {idx} has scale {s} (must be finite and > 0)"
+            ));
+        }
+        Ok((scales, zps, q.quantized_dimension()))
+    }
+
+    /// The per-tensor `(scale, zero point)` of int8 activation tensor `idx`.
+    fn qparams(&self, idx: i32, what: &str) -> Result<QParams, String> {
+        let (scales, zps, _) = self.quantization(idx, what)?;
+        match (&scales[..], &zps[..]) {
+            (&[scale], &[zp]) if (-128..=127).contains(&zp) => Ok(QParams {
+                scale,
+                zero_point: zp as i32,
+            }),
+            (&[_], &[zp]) => Err(format!(
+                "{what} tensor {idx} has zero point {zp} (int8: -128..=127)"
+            )),
+            _ => Err(format!(
+                "{what} tensor {idx} has {} scales (activations are quantized per tensor)",
+                scales.len()
+            )),
+        }
+    }
+
+    /// The scales of int8 weight tensor `idx`: one, or one per output
+    /// channel (`channels`, along dimension 0); zero points 0.
+    fn weight_scales(&self, idx: i32, channels: usize) -> Result<Vec<f32>, String> {
+        let (scales, zps, dim) = self.quantization(idx, "weights")?;
+        if zps.iter().any(|&z| z != 0) {
+            return Err(format!(
+                "weights tensor {idx} has a non-zero zero point (int8 weights must be symmetric)"
+            ));
+        }
+        if scales.len() != 1 && (scales.len() != channels || dim != 0) {
+            return Err(format!(
+                "weights tensor {idx} has {} scales along dimension {dim}; expected 1 or {channels} along dimension 0",
+                scales.len()
+            ));
+        }
+        Ok(scales)
+    }
+}
+
+/// The element type of a layer's activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dtype {
+    F32,
+    I8,
+}
+
+impl Dtype {
+    /// TFLite's name of the type.
+    fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "FLOAT32",
+            Dtype::I8 => "INT8",
+        }
     }
 }
 
@@ -309,38 +562,105 @@ impl OpCtx<'_, '_> {
             .ok_or_else(|| format!("missing {what} input (input {i})"))
     }
 
-    /// The bias (input `i`, optional: zeros when absent) of `n` outputs.
-    fn bias(&self, i: usize, n: usize) -> Result<Vec<f32>, String> {
-        match self.ins.get(i).copied().filter(|&t| t >= 0) {
-            None => Ok(vec![0.0; n]),
-            Some(t) => {
-                let b = self.g.constant(t, "bias")?;
-                if b.len() != n {
-                    return Err(format!("bias has {} values, expected {n}", b.len()));
-                }
-                Ok(b)
-            }
-        }
+    /// The optional input `i` (bias): `None` when absent.
+    fn optional(&self, i: usize) -> Option<i32> {
+        self.ins.get(i).copied().filter(|&t| t >= 0)
     }
 
-    /// Checks that input `data`, and the output, are FLOAT32.
-    fn check_io(&self, data: i32) -> Result<(), String> {
-        self.g.check_f32(data, "input")?;
-        self.g.check_f32(self.out, "output")
+    /// The element type of data input `x` and the output (equal).
+    fn io_type(&self, x: i32) -> Result<Dtype, String> {
+        let (a, b) = (self.g.dtype(x, "input")?, self.g.dtype(self.out, "output")?);
+        if a != b {
+            return Err(format!(
+                "input tensor {x} and output tensor {} have different types",
+                self.out
+            ));
+        }
+        Ok(a)
+    }
+
+    /// A layer's [`Params`]: data input `x`, weights tensor `wt` (TFLite
+    /// layout, element `i` moved to `layout[i]` when given), optional bias
+    /// input `bias` of `channels` outputs, fused activation `act`; `dense`
+    /// picks TFLite's per-tensor FULLY_CONNECTED multiplier arithmetic.
+    #[allow(clippy::too_many_arguments)]
+    fn params(
+        &self,
+        x: i32,
+        wt: i32,
+        bias: usize,
+        channels: usize,
+        act: fb::ActivationFunctionType,
+        layout: Option<&[usize]>,
+        dense: bool,
+    ) -> Result<Params, String> {
+        let check_len = |n: usize| {
+            if n == channels {
+                Ok(())
+            } else {
+                Err(format!("bias has {n} values, expected {channels}"))
+            }
+        };
+        match self.io_type(x)? {
+            Dtype::F32 => {
+                let bias = match self.optional(bias) {
+                    None => vec![0.0; channels],
+                    Some(t) => self.g.constant(t, "bias")?,
+                };
+                check_len(bias.len())?;
+                if self.g.tensor(wt)?.type_() == fb::TensorType::INT8 {
+                    return Err(
+                        "int8 weights with FLOAT32 activations (dynamic-range quantization) are not supported"
+                            .into(),
+                    );
+                }
+                Ok(Params::F32 {
+                    weight: arrange(self.g.constant(wt, "weights")?, layout),
+                    bias,
+                    activation: activation(act)?,
+                })
+            }
+            Dtype::I8 => {
+                let bias = match self.optional(bias) {
+                    None => vec![0; channels],
+                    Some(t) => self.g.constant_i32(t, "bias")?,
+                };
+                check_len(bias.len())?;
+                let input = self.g.qparams(x, "input")?;
+                let output = self.g.qparams(self.out, "output")?;
+                let weight_scale = self.g.weight_scales(wt, channels)?;
+                let per_tensor = dense && weight_scale.len() == 1;
+                let (mut multiplier, mut shift) = (vec![], vec![]);
+                for &ws in &weight_scale {
+                    let m = effective_scale(input.scale, ws, output.scale, per_tensor);
+                    let (q, e) = quantize_multiplier(m).ok_or_else(|| {
+                        format!("requantization scale {m:e} is outside TFLite's range")
+                    })?;
+                    multiplier.push(q);
+                    shift.push(e);
+                }
+                Ok(Params::Int8(QSpec {
+                    input,
+                    output,
+                    weight: arrange(self.g.constant_i8(wt, "weights")?, layout),
+                    weight_scale,
+                    bias,
+                    multiplier,
+                    shift,
+                    clamp: clamp(act, output)?,
+                }))
+            }
+        }
     }
 
     /// FULLY_CONNECTED: `weights` `[out, in]` is already the `.rrae` layout.
     fn dense(&self, op_index: usize) -> Result<Spec, String> {
         let x = self.input(0, "data")?;
-        self.check_io(x)?;
         let wt = self.input(1, "weights")?;
-        let (activation, format) = match self.op.builtin_options_as_fully_connected_options() {
-            Some(o) => (
-                activation(o.fused_activation_function())?,
-                o.weights_format(),
-            ),
+        let (act, format) = match self.op.builtin_options_as_fully_connected_options() {
+            Some(o) => (o.fused_activation_function(), o.weights_format()),
             None => (
-                Activation::Identity,
+                fb::ActivationFunctionType::NONE,
                 fb::FullyConnectedOptionsWeightsFormat::DEFAULT,
             ),
         };
@@ -365,9 +685,7 @@ impl OpCtx<'_, '_> {
             kind: Kind::Dense,
             in_dim,
             out_dim,
-            weight: self.g.constant(wt, "weights")?,
-            bias: self.bias(2, out_dim)?,
-            activation,
+            params: self.params(x, wt, 2, out_dim, act, None, true)?,
         })
     }
 
@@ -379,22 +697,16 @@ impl OpCtx<'_, '_> {
         }
     }
 
-    /// Filter input `i`: `[O, KH, KW, I]`.
-    fn filter(&self, i: usize) -> Result<([usize; 4], Vec<f32>), String> {
-        let f = self.input(i, "filter")?;
-        match self.g.shape(f)?[..] {
-            [o, kh, kw, c] => Ok(([o, kh, kw, c], self.g.constant(f, "filter")?)),
-            ref s => Err(format!("filter has shape {s:?} (expected [O, KH, KW, I])")),
-        }
-    }
-
     /// The images and filter of a convolution whose data is input `data`
     /// and filter input 1 (`[O, KH, KW, I]`, channels matching).
     fn conv_parts(&self, data: usize) -> Result<ConvParts, String> {
         let x = self.input(data, "data")?;
-        self.check_io(x)?;
         let (inp, out) = (self.image(x, "input")?, self.image(self.out, "output")?);
-        let ([oc, kh, kw, ic], w) = self.filter(1)?;
+        let f = self.input(1, "filter")?;
+        let [oc, kh, kw, ic] = match self.g.shape(f)?[..] {
+            [o, kh, kw, c] => [o, kh, kw, c],
+            ref s => return Err(format!("filter has shape {s:?} (expected [O, KH, KW, I])")),
+        };
         if ic != inp[2] || oc != out[2] {
             return Err(format!(
                 "filter [{oc}, {kh}, {kw}, {ic}] does not match {} -> {} channels (grouped convolutions are not supported)",
@@ -402,15 +714,17 @@ impl OpCtx<'_, '_> {
             ));
         }
         Ok(ConvParts {
+            x,
             inp,
             out,
             filter: [oc, kh, kw, ic],
-            w,
+            f,
         })
     }
 
     /// The [`Spec`] of a convolution: `kind` made from its geometry,
-    /// `weight` already in the `.rrae` layout, bias input `bias`.
+    /// filter element `[o, u, v, c]` moved to `to([o, u, v, c])` in the
+    /// `.rrae` layout, bias input `bias`.
     #[allow(clippy::too_many_arguments)]
     fn conv_spec(
         &self,
@@ -418,7 +732,7 @@ impl OpCtx<'_, '_> {
         p: &ConvParts,
         (stride, padding): ([usize; 2], [usize; 2]),
         kind: impl FnOnce(Geom) -> Kind,
-        weight: Vec<f32>,
+        to: impl Fn([usize; 4]) -> usize,
         bias: usize,
         act: fb::ActivationFunctionType,
     ) -> Result<Spec, String> {
@@ -429,14 +743,14 @@ impl OpCtx<'_, '_> {
             stride,
             padding,
         };
+        let layout = index_map(p.filter, to);
+        let params = self.params(p.x, p.f, bias, p.filter[0], act, Some(&layout), false)?;
         Ok(Spec {
             op_index,
             kind: kind(geom),
             in_dim: p.inp.iter().product(),
             out_dim: p.out.iter().product(),
-            weight,
-            bias: self.bias(bias, p.filter[0])?,
-            activation: activation(act)?,
+            params,
         })
     }
 
@@ -457,19 +771,9 @@ impl OpCtx<'_, '_> {
             conv_padding(o.padding(), inp[1], kw, stride[1], out[1])?,
         ];
         // TFLite [O, KH, KW, I] -> .rrae [O, I, KH, KW].
-        let weight = permute(&p.w, p.filter, |[o, u, v, c]| {
-            ((o * ic + c) * kh + u) * kw + v
-        });
+        let to = |[o, u, v, c]: [usize; 4]| ((o * ic + c) * kh + u) * kw + v;
         let act = o.fused_activation_function();
-        self.conv_spec(
-            op_index,
-            &p,
-            (stride, padding),
-            Kind::Conv2d,
-            weight,
-            2,
-            act,
-        )
+        self.conv_spec(op_index, &p, (stride, padding), Kind::Conv2d, to, 2, act)
     }
 
     /// TRANSPOSE_CONV (inputs: output shape, filter, data, optional bias).
@@ -484,23 +788,24 @@ impl OpCtx<'_, '_> {
         let (ph, oph) = transpose_padding(o.padding(), inp[0], kh, stride[0], out[0])?;
         let (pw, opw) = transpose_padding(o.padding(), inp[1], kw, stride[1], out[1])?;
         // TFLite [O, KH, KW, I] -> .rrae [I, O, KH, KW].
-        let weight = permute(&p.w, p.filter, |[o, u, v, c]| {
-            ((c * oc + o) * kh + u) * kw + v
-        });
+        let to = |[o, u, v, c]: [usize; 4]| ((c * oc + o) * kh + u) * kw + v;
         let act = o.fused_activation_function();
         let kind = |g| Kind::ConvTranspose2d(g, [oph, opw]);
-        self.conv_spec(op_index, &p, (stride, [ph, pw]), kind, weight, 3, act)
+        self.conv_spec(op_index, &p, (stride, [ph, pw]), kind, to, 3, act)
     }
 }
 
-/// What [`OpCtx::conv_parts`] reads: images `[H, W, C]` and the filter.
+/// What [`OpCtx::conv_parts`] reads: the data and filter tensors, images
+/// `[H, W, C]` and the filter's shape.
 struct ConvParts {
+    /// The data input tensor.
+    x: i32,
     inp: [usize; 3],
     out: [usize; 3],
     /// `[O, KH, KW, I]`.
     filter: [usize; 4],
-    /// The filter's values, TFLite layout.
-    w: Vec<f32>,
+    /// The filter tensor.
+    f: i32,
 }
 
 /// Element `i` of an optional vector, `None` when absent or out of range
@@ -554,6 +859,27 @@ fn activation(a: fb::ActivationFunctionType) -> Result<Activation, String> {
         ),
         a => Err(format!(
             "fused activation {} is not supported (NONE, RELU, TANH are)",
+            a.variant_name().unwrap_or("unknown")
+        )),
+    }
+}
+
+/// The `[min, max]` clamp of a fused activation on an int8 output with
+/// parameters `out`: TFLite's `CalculateActivationRangeQuantized`
+/// (`zero_point + round(f / scale)`, the division in f32, rounded half away
+/// from zero, within `-128..=127`).
+fn clamp(a: fb::ActivationFunctionType, out: QParams) -> Result<[i8; 2], String> {
+    let q = |f: f32| {
+        let v = i64::from(out.zero_point) + (f / out.scale).round() as i64;
+        v.clamp(-128, 127) as i8
+    };
+    match a {
+        fb::ActivationFunctionType::NONE => Ok([-128, 127]),
+        fb::ActivationFunctionType::RELU => Ok([q(0.0), 127]),
+        fb::ActivationFunctionType::RELU6 => Ok([q(0.0), q(6.0)]),
+        fb::ActivationFunctionType::RELU_N1_TO_1 => Ok([q(-1.0), q(1.0)]),
+        a => Err(format!(
+            "fused activation {} on an int8 layer is not supported (NONE, RELU, RELU6, RELU_N1_TO_1 are)",
             a.variant_name().unwrap_or("unknown")
         )),
     }
@@ -620,20 +946,29 @@ fn transpose_padding(
     }
 }
 
-/// Copies a row-major `dims` tensor so that element `[a, b, c, d]` lands at
-/// `to([a, b, c, d])`.
-fn permute(src: &[f32], dims: [usize; 4], to: impl Fn([usize; 4]) -> usize) -> Vec<f32> {
-    let mut out = vec![0.0; src.len()];
-    let mut i = 0;
+/// Where each element of a row-major `dims` tensor goes: element `[a, b,
+/// c, d]` (flat index `i`) lands at `to([a, b, c, d])`.
+fn index_map(dims: [usize; 4], to: impl Fn([usize; 4]) -> usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(dims.iter().product());
     for a in 0..dims[0] {
         for b in 0..dims[1] {
             for c in 0..dims[2] {
                 for d in 0..dims[3] {
-                    out[to([a, b, c, d])] = src[i];
-                    i += 1;
+                    out.push(to([a, b, c, d]));
                 }
             }
         }
+    }
+    out
+}
+
+/// `v` with element `i` moved to `layout[i]` (a permutation of its
+/// indices), or `v` itself without a layout.
+fn arrange<T: Copy + Default>(v: Vec<T>, layout: Option<&[usize]>) -> Vec<T> {
+    let Some(to) = layout else { return v };
+    let mut out = vec![T::default(); v.len()];
+    for (&x, &j) in v.iter().zip(to) {
+        out[j] = x;
     }
     out
 }
@@ -654,23 +989,12 @@ fn fix_layouts(layers: &mut [Spec]) -> Result<(), ImportError> {
         let (a, b) = (&mut left[i - 1], &mut right[0]);
         match (a.kind.images(), b.kind.images()) {
             (Some((_, img)), None) if img[2] > 1 => {
-                let cols = b.in_dim;
-                let w = b.weight.clone();
-                for r in 0..b.out_dim {
-                    for j in 0..cols {
-                        b.weight[r * cols + j] = w[r * cols + hwc_of_chw(img, j)];
-                    }
-                }
+                let (rows, cols) = (b.out_dim, b.in_dim);
+                b.params.gather_cols(rows, cols, |j| hwc_of_chw(img, j));
             }
             (None, Some((img, _))) if img[2] > 1 => {
-                let cols = a.in_dim;
-                let (w, bias) = (a.weight.clone(), a.bias.clone());
-                for r in 0..a.out_dim {
-                    let src = hwc_of_chw(img, r);
-                    a.weight[r * cols..(r + 1) * cols]
-                        .copy_from_slice(&w[src * cols..(src + 1) * cols]);
-                    a.bias[r] = bias[src];
-                }
+                let (rows, cols) = (a.out_dim, a.in_dim);
+                a.params.gather_rows(rows, cols, |r| hwc_of_chw(img, r));
             }
             (Some((_, from)), Some((to, _))) if from != to && (from[2] > 1 || to[2] > 1) => {
                 return Err(ImportError::Operator {
@@ -705,6 +1029,50 @@ mod tests {
                 assert_eq!(hwc_of_chw(img, c * 2 + y), y * 3 + c);
             }
         }
+    }
+
+    #[test]
+    fn int8_clamps_are_tflite_activation_ranges() {
+        use fb::ActivationFunctionType as A;
+        let p = |scale, zero_point| QParams { scale, zero_point };
+        assert_eq!(clamp(A::NONE, p(0.1, 3)), Ok([-128, 127]));
+        assert_eq!(clamp(A::RELU, p(0.1, -128)), Ok([-128, 127]));
+        assert_eq!(clamp(A::RELU, p(0.1, 3)), Ok([3, 127]));
+        // RELU6: 6 / 0.05 = 120 (+ zp -100 = 20); beyond 127 saturates.
+        assert_eq!(clamp(A::RELU6, p(0.05, -100)), Ok([-100, 20]));
+        assert_eq!(clamp(A::RELU6, p(0.01, 0)), Ok([0, 127]));
+        // RELU_N1_TO_1: round(1 / 0.4) = round(2.5) = 3 (half away from zero).
+        assert_eq!(clamp(A::RELU_N1_TO_1, p(0.4, 1)), Ok([-2, 4]));
+        let e = clamp(A::TANH, p(0.1, 0)).unwrap_err();
+        assert!(e.contains("fused activation TANH on an int8 layer"), "{e}");
+    }
+
+    #[test]
+    fn arrange_and_gathers_permute_both_types() {
+        assert_eq!(arrange(vec![1i8, 2, 3], Some(&[2, 0, 1])), vec![2, 3, 1]);
+        assert_eq!(arrange(vec![1.0f32, 2.0], None), vec![1.0, 2.0]);
+        let q = QParams {
+            scale: 1.0,
+            zero_point: 0,
+        };
+        let mut p = Params::Int8(QSpec {
+            input: q,
+            output: q,
+            weight: vec![1, 2, 3, 4, 5, 6],
+            weight_scale: vec![0.1, 0.2],
+            bias: vec![10, 20],
+            multiplier: vec![1 << 30, 1 << 30],
+            shift: vec![-1, -2],
+            clamp: [-128, 127],
+        });
+        p.gather_rows(2, 3, |r| 1 - r);
+        p.gather_cols(2, 3, |j| 2 - j);
+        let Params::Int8(q) = p else { unreachable!() };
+        assert_eq!(q.weight, vec![6, 5, 4, 3, 2, 1]);
+        assert_eq!(
+            (q.bias, q.weight_scale, q.shift),
+            (vec![20, 10], vec![0.2, 0.1], vec![-2, -1])
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Import of TensorFlow Lite flatbuffers (`.tflite`) as `.rrae` models.
 //!
-//! [`graph`] reads a verified flatbuffer into a chain of layers (f32
-//! FULLY_CONNECTED, CONV_2D, TRANSPOSE_CONV with a fused NONE / RELU / TANH
-//! activation; RESHAPE as a no-op; QUANTIZE / DEQUANTIZE at the ends);
+//! [`graph`] reads a verified flatbuffer into a chain of layers
+//! (FULLY_CONNECTED, CONV_2D, TRANSPOSE_CONV, f32 with a fused NONE / RELU /
+//! TANH activation or int8 with a fused NONE / RELU / RELU6 / RELU_N1_TO_1;
+//! RESHAPE as a no-op; QUANTIZE / DEQUANTIZE at the ends);
 //! [`import`] splits the chain at its code layer (the narrowest output, or
 //! the one the caller names) and writes a folded `.rrae` file with no
-//! stored basis through [`rrae_format::ModelWriter`]. Every problem is an
+//! stored basis through [`rrae_format::ModelWriter`] (format 1.2 `Q*`
+//! layers for an int8 model). Every problem is an
 //! [`ImportError`] naming the operator index, never a panic.
 //!
 //! ```
@@ -33,10 +35,12 @@ pub mod graph;
 #[rustfmt::skip]
 mod schema_generated;
 
-use rrae_format::meta::{Basis, Conv, Layer, Normalization, MAX_LAYERS};
+use rrae_format::meta::{
+    Basis, Conv, ConvGeometry, Layer, Normalization, QActivation, Quant, MAX_LAYERS,
+};
 use rrae_format::{heapless, ModelMeta, ModelWriter};
 
-pub use graph::{Kind, Spec};
+pub use graph::{Kind, Params, QSpec, Spec};
 
 /// Why a `.tflite` file cannot be imported. The `Display` text is one line
 /// that names the problem (and the operator index where there is one).
@@ -96,7 +100,7 @@ pub struct Imported {
 /// # Errors
 ///
 /// [`ImportError`] for a corrupt buffer, an unsupported operator, type or
-/// option, an int8 model (not supported yet), or a split that leaves an
+/// option, or a split that leaves an
 /// empty side or more than [`MAX_LAYERS`] layers on one.
 pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported, ImportError> {
     let layers = graph::read(bytes)?;
@@ -161,38 +165,86 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Imported, ImportErro
 
 /// Writes one layer's tensors and returns its `.rrae` description.
 fn write_layer(w: &mut ModelWriter, s: &Spec) -> Result<Layer, ImportError> {
-    let weight = w.tensor(&s.weight);
-    let bias = w.tensor(&s.bias);
-    let activation = s.activation;
     let too_big = || ImportError::Model(format!("layer of operator {} is too large", s.op_index));
     let u = |v: usize| u32::try_from(v).map_err(|_| too_big());
-    Ok(match s.kind {
-        Kind::Dense => Layer::Dense {
-            in_dim: u(s.in_dim)?,
-            out_dim: u(s.out_dim)?,
+    let geometry = |g: &graph::Geom| -> Result<ConvGeometry, ImportError> {
+        Ok(ConvGeometry {
+            in_channels: u(g.in_shape[2])?,
+            in_height: u(g.in_shape[0])?,
+            in_width: u(g.in_shape[1])?,
+            out_channels: u(g.out_shape[2])?,
+            kernel: [u(g.kernel[0])?, u(g.kernel[1])?],
+            stride: [u(g.stride[0])?, u(g.stride[1])?],
+            padding: [u(g.padding[0])?, u(g.padding[1])?],
+        })
+    };
+    let (in_dim, out_dim) = (u(s.in_dim)?, u(s.out_dim)?);
+    Ok(match &s.params {
+        Params::F32 {
             weight,
             bias,
             activation,
-        },
-        Kind::Conv2d(g) | Kind::ConvTranspose2d(g, _) => {
-            let conv = Conv {
-                in_channels: u(g.in_shape[2])?,
-                in_height: u(g.in_shape[0])?,
-                in_width: u(g.in_shape[1])?,
-                out_channels: u(g.out_shape[2])?,
-                kernel: [u(g.kernel[0])?, u(g.kernel[1])?],
-                stride: [u(g.stride[0])?, u(g.stride[1])?],
-                padding: [u(g.padding[0])?, u(g.padding[1])?],
-                weight,
-                bias,
-                activation,
+        } => {
+            let (weight, bias, activation) = (w.tensor(weight), w.tensor(bias), *activation);
+            let conv = |g: &graph::Geom| -> Result<Conv, ImportError> {
+                let g = geometry(g)?;
+                Ok(Conv {
+                    in_channels: g.in_channels,
+                    in_height: g.in_height,
+                    in_width: g.in_width,
+                    out_channels: g.out_channels,
+                    kernel: g.kernel,
+                    stride: g.stride,
+                    padding: g.padding,
+                    weight,
+                    bias,
+                    activation,
+                })
             };
             match s.kind {
-                Kind::ConvTranspose2d(_, op) => Layer::ConvTranspose2d {
-                    conv,
+                Kind::Dense => Layer::Dense {
+                    in_dim,
+                    out_dim,
+                    weight,
+                    bias,
+                    activation,
+                },
+                Kind::Conv2d(g) => Layer::Conv2d(conv(&g)?),
+                Kind::ConvTranspose2d(g, op) => Layer::ConvTranspose2d {
+                    conv: conv(&g)?,
                     output_padding: [u(op[0])?, u(op[1])?],
                 },
-                _ => Layer::Conv2d(conv),
+            }
+        }
+        Params::Int8(q) => {
+            let quant = Quant {
+                input: q.input,
+                weight: w.tensor_i8(&q.weight),
+                weight_scale: w.tensor(&q.weight_scale),
+                bias: w.tensor_i32(&q.bias),
+                multiplier: w.tensor_i32(&q.multiplier),
+                shift: w.tensor_i32(&q.shift),
+                output: q.output,
+                activation: QActivation::Clamp {
+                    min: q.clamp[0],
+                    max: q.clamp[1],
+                },
+            };
+            match s.kind {
+                Kind::Dense => Layer::QDense {
+                    in_dim,
+                    out_dim,
+                    q: quant,
+                },
+                Kind::Conv2d(g) => Layer::QConv2d {
+                    conv: geometry(&g)?,
+                    q: quant,
+                },
+                Kind::ConvTranspose2d(g, op) => Layer::QConvTranspose2d {
+                    conv: geometry(&g)?,
+                    output_padding: [u(op[0])?, u(op[1])?],
+                    q: quant,
+                },
             }
         }
     })
