@@ -426,7 +426,7 @@ pub fn fit_with(
     let mut saver = Checkpointer::new(
         out_dir.join(checkpoint::FILE_NAME),
         run.checkpoint_every,
-        cfg.adaptive.is_none(),
+        checkpoint::resumable(&cfg),
         cfg.clone(),
         DataFingerprint::of(train_n.view()),
         run.interrupt.clone(),
