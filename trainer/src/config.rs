@@ -110,7 +110,7 @@ pub struct FitOptions {
     /// step sees them; they choose the best checkpoint, the --restarts
     /// candidate and RRAE vs linear model. At least 3 samples, and none
     /// when fewer than 5 would be left to train on; 0 turns validation off
-    /// [default: 0.2; 0 with --adaptive].
+    /// [default: 0.2].
     #[arg(long, value_name = "F")]
     pub val_fraction: Option<f64>,
     /// Recipe: auto (short trials of the candidate architectures and
@@ -217,8 +217,13 @@ pub struct FitOptions {
     /// Output directory [default: runs/NAME, NAME the dataset or the data file stem].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Adaptive rank (aRRAE): start at --k-max, keep the smallest k that
-    /// reaches the ideal loss, then train at it (conflicts with --k).
+    /// Adaptive rank (aRRAE; conflicts with --k). Staged rule: bisection on
+    /// [--k-min, --k-max]; after its own training stage, rank k is accepted
+    /// iff its training-set loss is <= max(l*(1 + tol), l* + abs-tol) and,
+    /// with validation, the validation error of the better of the RRAE and
+    /// the linear model at k is <= max(v*(1 + tol), v* + abs-tol) (or
+    /// <= --tolerance), l* and v* the RRAE's at --k-max; then the usual
+    /// schedule at the smallest accepted k (docs/ADAPTIVE.md).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", conflicts_with = "k")]
     pub adaptive: Option<bool>,
     /// Adaptive rule [default: staged].
@@ -239,12 +244,17 @@ pub struct FitOptions {
     /// Staged rule: steps of the fresh restart of a candidate that failed its stage [default: 3000].
     #[arg(long)]
     pub retry_steps: Option<usize>,
-    /// Staged rule: relative tolerance on the ideal loss [default: 0.5].
+    /// Staged rule: relative tolerance on the ideal losses (training and validation) [default: 0.2].
     #[arg(long)]
     pub tol: Option<f64>,
-    /// Staged rule: absolute tolerance on the ideal loss, percent points [default: 5].
+    /// Staged rule: absolute tolerance on the ideal losses, percent points [default: 5].
     #[arg(long)]
     pub abs_tol: Option<f64>,
+    /// Staged rule: accept a rank whose validation error (the better of the
+    /// RRAE and the linear model at that rank) is at most this many percent,
+    /// instead of within --tol / --abs-tol of the one at --k-max (needs validation).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
     /// Reference rule: stagnation threshold of phases 0 and 2, percent [default: 5].
     #[arg(long)]
     pub eps_perc: Option<f64>,
@@ -274,7 +284,7 @@ impl FitOptions {
         merge_fields!(self, fallback; dataset, data, test, test_fraction, val_fraction, recipe, val_split, model_kind, limit, normalize, k, latent,
             arch, image_shape, channels, kernel, stride, padding, width, enc_depth, dec_depth, activation, epochs, steps, batch, lr, lr_stages,
             optimizer, finetune_steps, finetune_lr, restarts, restart_steps, seed, out, adaptive, adaptive_rule, k_max,
-            k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, eps_perc, eps_0, window, patience_init,
+            k_min, init_steps, stage_steps, retry_steps, tol, abs_tol, tolerance, eps_perc, eps_0, window, patience_init,
             patience_not_right)
     }
 
@@ -322,8 +332,7 @@ pub mod defaults {
     pub const RESTART_STEPS: usize = 500;
     /// Test share of a single user data file.
     pub const TEST_FRACTION: f64 = 0.2;
-    /// Validation share of the training samples (fixed rank; none for
-    /// `--adaptive`).
+    /// Validation share of the training samples.
     pub const VAL_FRACTION: f64 = 0.2;
     /// Validation evaluations over a run (every `steps / VAL_EVALS` steps).
     pub const VAL_EVALS: usize = 60;
@@ -359,6 +368,10 @@ pub struct AdaptiveConfig {
     pub tol: f64,
     /// Staged: absolute tolerance (percent points).
     pub abs_tol: f64,
+    /// Staged: the largest validation error accepted (percent), instead of
+    /// the tolerances around the `k_max` one.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
     /// Reference: stagnation threshold of phase 0 (percent).
     pub eps_perc: f64,
     /// Reference: stagnation threshold of phase 1 (percent).
@@ -381,8 +394,9 @@ impl Default for AdaptiveConfig {
             init_steps: 1500,
             stage_steps: 1000,
             retry_steps: 3000,
-            tol: 0.5,
+            tol: 0.2,
             abs_tol: 5.0,
+            tolerance: None,
             eps_perc: 5.0,
             eps_0: 1.0,
             window: 20,
@@ -405,6 +419,7 @@ impl AdaptiveConfig {
             retry_steps: opts.retry_steps.unwrap_or(d.retry_steps),
             tol: opts.tol.unwrap_or(d.tol),
             abs_tol: opts.abs_tol.unwrap_or(d.abs_tol),
+            tolerance: opts.tolerance.or(d.tolerance),
             eps_perc: opts.eps_perc.unwrap_or(d.eps_perc),
             eps_0: opts.eps_0.unwrap_or(d.eps_0),
             window: opts.window.unwrap_or(d.window),
@@ -424,6 +439,9 @@ impl AdaptiveConfig {
         let non_negative = |v: f64| v.is_finite() && v >= 0.0;
         if !non_negative(self.tol) || !non_negative(self.abs_tol) {
             bail!("--tol and --abs-tol must be finite and non-negative");
+        }
+        if self.tolerance.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+            bail!("--tolerance must be a positive percentage");
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.eps_perc) || !positive(self.eps_0) {
@@ -808,14 +826,10 @@ fn resolve_coord(opts: &FitOptions, input_dim: usize) -> Result<Option<CoordSpec
 }
 
 /// The validation share `opts` ask for: `--val-fraction`, else
-/// [`defaults::VAL_FRACTION`] for a fixed rank and 0 for `--adaptive` (the
-/// rank search judges on training losses, docs/ADAPTIVE.md).
+/// [`defaults::VAL_FRACTION`] (fixed rank and `--adaptive` alike: the rank
+/// search judges on validation, docs/ADAPTIVE.md).
 pub fn val_fraction(opts: &FitOptions) -> f64 {
-    let default = match opts.adaptive {
-        Some(true) => 0.0,
-        _ => defaults::VAL_FRACTION,
-    };
-    opts.val_fraction.unwrap_or(default)
+    opts.val_fraction.unwrap_or(defaults::VAL_FRACTION)
 }
 
 fn one() -> usize {

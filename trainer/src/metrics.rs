@@ -202,8 +202,10 @@ pub struct Metrics {
     /// entry at step 0; empty for a fixed rank).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub k_history: Vec<[usize; 2]>,
-    /// Every candidate the staged adaptive search judged: rank, step, loss,
-    /// threshold, whether it had a fresh restart, verdict (adaptive runs).
+    /// Every candidate the staged adaptive search judged: rank, step,
+    /// training loss, validation error, the linear model's validation error,
+    /// both thresholds, whether it had a fresh restart, verdict (adaptive
+    /// runs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub k_judgements: Vec<crate::train::adaptive::Judgement>,
     /// The `--restarts` candidates: seed, mean loss of their trial, which one

@@ -370,13 +370,29 @@ fn resume_with_other_config_or_data_or_nothing() {
     );
 }
 
+/// The reference rule's tracker is not checkpointed (the staged rule's
+/// search is, and resumes: crash_safety.rs).
 #[test]
-fn resume_refused_for_adaptive_rank() {
+fn resume_refused_for_the_reference_adaptive_rule() {
+    let d = Dir::new();
+    let p = d.text("data.csv", &good_csv(20, 3));
+    assert_one_error(
+        &fit_data(
+            &d,
+            &p,
+            &["--adaptive", "--adaptive-rule", "reference", "--resume"],
+        ),
+        &["--resume is not supported for --adaptive-rule reference"],
+    );
+}
+
+#[test]
+fn resume_of_an_adaptive_run_without_a_checkpoint() {
     let d = Dir::new();
     let p = d.text("data.csv", &good_csv(20, 3));
     assert_one_error(
         &fit_data(&d, &p, &["--adaptive", "--resume"]),
-        &["--resume is not supported for adaptive-rank runs"],
+        &[FILE_NAME, "no checkpoint to resume from"],
     );
 }
 

@@ -34,9 +34,31 @@ const ARGS: [&str; 15] = [
     "--seed=3",
 ];
 
+/// Added to [`ARGS`]: a short staged adaptive search (k_max 4: the k_max
+/// stage, two bisection stages, each maybe with a fresh restart, then the
+/// 1,200-step final schedule), with validation.
+const ADAPTIVE_EXTRA: [&str; 12] = [
+    "--adaptive",
+    "--k-max",
+    "4",
+    "--init-steps",
+    "300",
+    "--stage-steps",
+    "200",
+    "--retry-steps",
+    "200",
+    "--batch",
+    "20",
+    "--val-fraction=0.2",
+];
+
 fn command(out: &Path, resume: bool) -> Command {
+    command_with(&ARGS, out, resume)
+}
+
+fn command_with(args: &[&str], out: &Path, resume: bool) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
-    c.args(ARGS).arg("--out").arg(out);
+    c.args(args).arg("--out").arg(out);
     if resume {
         c.arg("--resume");
     }
@@ -59,14 +81,19 @@ fn assert_ok(out: &Output) {
 /// The uninterrupted run's model and wall time (computed once).
 fn reference() -> &'static (Vec<u8>, Duration) {
     static REF: OnceLock<(Vec<u8>, Duration)> = OnceLock::new();
-    REF.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let start = Instant::now();
-        assert_ok(&finish(command(dir.path(), false).spawn().unwrap()));
-        let took = start.elapsed();
-        eprintln!("reference run: {took:?}");
-        (std::fs::read(dir.path().join("model.rrae")).unwrap(), took)
-    })
+    REF.get_or_init(|| uninterrupted(&ARGS))
+}
+
+/// The model and wall time of an uninterrupted run of `args`.
+fn uninterrupted(args: &[&str]) -> (Vec<u8>, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    assert_ok(&finish(
+        command_with(args, dir.path(), false).spawn().unwrap(),
+    ));
+    let took = start.elapsed();
+    eprintln!("reference run: {took:?}");
+    (std::fs::read(dir.path().join("model.rrae")).unwrap(), took)
 }
 
 /// Every file in `dir` parses (or is a temporary file); returns how many
@@ -79,7 +106,8 @@ fn check_files(dir: &Path) -> usize {
         let bytes = std::fs::read(&path).unwrap();
         if name.starts_with(TEMP_PREFIX) {
             temps += 1;
-        } else if name == "model.rrae" {
+        } else if name == "model.rrae" || name == "model-rrae.rrae" {
+            // (model-rrae.rrae: the RRAE kept beside an exported linear model)
             let aligned = AlignedBytes::new(&bytes);
             assert!(rrae_format::read(&aligned).is_ok(), "{name} does not parse");
         } else if name == "metrics.json" {
@@ -104,24 +132,41 @@ fn check_files(dir: &Path) -> usize {
     temps
 }
 
-/// Starts a run that resumes if there is a checkpoint.
-fn start(dir: &Path) -> Child {
-    command(dir, dir.join(FILE_NAME).exists()).spawn().unwrap()
+/// Starts a run of `args` that resumes if there is a checkpoint.
+fn start(args: &[&str], dir: &Path) -> Child {
+    command_with(args, dir, dir.join(FILE_NAME).exists())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
 fn sigkill_at_random_moments_then_resume_is_bit_identical() {
     let (model, took) = reference();
+    kill_and_resume(&ARGS, model, *took, 0x5EED_0008, 4);
+}
+
+/// An adaptive-rank run killed at 3 seeded random moments, each time
+/// resumed from its checkpoint (search progress included), ends with the
+/// uninterrupted run's model, byte for byte.
+#[test]
+fn adaptive_sigkill_at_random_moments_then_resume_is_bit_identical() {
+    let args: Vec<&str> = ARGS.iter().chain(&ADAPTIVE_EXTRA).copied().collect();
+    let (model, took) = uninterrupted(&args);
+    kill_and_resume(&args, &model, took, 0xADA9_0017, 3);
+}
+
+/// Runs `args` `kills` times, each killed (SIGKILL) after a seeded random
+/// share (5 % to 95 %) of `took`, resuming from the checkpoint if any; then
+/// finishes and compares the model with `model`.
+fn kill_and_resume(args: &[&str], model: &[u8], took: Duration, mut seed: u64, kills: usize) {
     let dir = tempfile::tempdir().unwrap();
-    // Seeded delays between 5 % and 95 % of a whole run.
-    let mut seed: u64 = 0x5EED_0008;
     let mut stale = 0;
-    for kill in 0..4 {
+    for kill in 0..kills {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let frac = 0.05 + 0.9 * ((seed >> 11) as f64 / (1u64 << 53) as f64);
-        let mut child = start(dir.path());
+        let mut child = start(args, dir.path());
         std::thread::sleep(took.mul_f64(frac));
         let _ = child.kill(); // SIGKILL; the run may already be over
         let out = finish(child);
@@ -137,14 +182,11 @@ fn sigkill_at_random_moments_then_resume_is_bit_identical() {
     // rarely land inside one) is removed by the next run.
     let planted = dir.path().join(format!("{TEMP_PREFIX}model.rrae.1.0"));
     std::fs::write(&planted, b"half a model").unwrap();
-    let out = finish(start(dir.path()));
+    let out = finish(start(args, dir.path()));
     assert_ok(&out);
     assert_eq!(check_files(dir.path()), 0, "temp files were not cleaned");
     let resumed = std::fs::read(dir.path().join("model.rrae")).unwrap();
-    assert!(
-        resumed == *model,
-        "resumed model differs from the reference"
-    );
+    assert!(resumed == model, "resumed model differs from the reference");
     eprintln!("temp files seen after kills: {stale}");
 }
 

@@ -521,7 +521,7 @@ pub fn fit_with(
     let mut saver = Checkpointer::new(
         ck_path,
         run.checkpoint_every,
-        cfg.adaptive.is_none(),
+        checkpoint::resumable(&cfg),
         cfg.clone(),
         DataFingerprint::of(train_n.view()),
         run.interrupt.clone(),

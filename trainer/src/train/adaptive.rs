@@ -21,8 +21,9 @@ use std::collections::VecDeque;
 
 use anyhow::{Context, Result};
 use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
 
-use super::{Progress, TrainState, Trainer};
+use super::{Progress, TrainState, Trainer, Validation};
 use crate::basis::relative_error_percent;
 use crate::config::{AdaptiveConfig, AdaptiveRule, TrainConfig};
 use crate::rank_layer;
@@ -48,6 +49,8 @@ pub enum Next {
 
 /// One judged candidate of the staged search (reported in `metrics.json`
 /// as `k_judgements`, so a user can see why a rank was kept or dropped).
+/// Every field is always written (checkpoints store judgements with
+/// `postcard`, which cannot skip fields).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Judgement {
     /// The candidate rank.
@@ -57,45 +60,89 @@ pub struct Judgement {
     /// Its full-training-set loss (percent, normalized data) after its stage
     /// (after the fresh restart if it had one).
     pub loss: f64,
-    /// The largest loss accepted (`None` for the first stage, which defines
-    /// the ideal loss).
+    /// Its validation error (percent, original units; without validation:
+    /// none).
+    pub val_error: Option<f64>,
+    /// The linear baseline's validation error at the same rank.
+    pub linear_val_error: Option<f64>,
+    /// The largest training loss accepted (`None` for the first stage,
+    /// which defines the ideal loss).
     pub threshold: Option<f64>,
+    /// The largest validation error accepted (`None` without validation and
+    /// for the first stage).
+    pub val_threshold: Option<f64>,
     /// Whether the warm stage failed and a fresh restart was trained.
     pub restarted: bool,
     /// The verdict.
     pub accepted: bool,
 }
 
+/// The figures a candidate rank is judged on (percent).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Relative error of the training samples through the rank-`k`
+    /// truncation ([`full_loss`]).
+    pub train: f64,
+    /// Validation error of the RRAE at rank `k` (with validation).
+    pub val: Option<f64>,
+    /// Validation error of the linear baseline at rank `k` (with validation).
+    pub linear_val: Option<f64>,
+}
+
+impl Score {
+    /// The validation error a user gets at this rank: the better of the
+    /// RRAE and the linear model (`fit` exports the linear model when it
+    /// validates better).
+    pub fn delivered(&self) -> Option<f64> {
+        let v = self.val?;
+        Some(
+            self.linear_val
+                .map_or(v, |l| if v.is_finite() { v.min(l) } else { l }),
+        )
+    }
+}
+
 /// Our rule: bisection over `[k_min, k_max]` with one judged training stage
 /// per candidate.
 ///
-/// The first stage runs at `k_max`; its loss is the ideal loss `ℓ*`. A later
-/// candidate `k` is accepted iff its loss `ℓ_k` is finite and
-/// `ℓ_k ≤ max(ℓ*·(1 + tol), ℓ* + abs_tol)`. The loss is assumed not to
-/// increase with `k`, so accepting `k` discards every larger rank and
-/// rejecting it every smaller one.
-#[derive(Debug, Clone, PartialEq)]
+/// The first stage runs at `k_max`; its [`Score`] is the ideal `ℓ*`. A later
+/// candidate `k` is accepted iff
+/// - its training loss `ℓ_k ≤ max(ℓ*·(1 + tol), ℓ* + abs_tol)` (the rank can
+///   represent the data about as well as `k_max`), and
+/// - with validation, its delivered validation error `d_k = min(v_k, λ_k)`
+///   (`v_k` the RRAE's, `λ_k` the linear baseline's at `k`: the model `fit`
+///   exports) satisfies `d_k ≤ max(v*·(1 + tol), v* + abs_tol)`, `v*` the
+///   RRAE's validation error at `k_max`; with `tolerance` set,
+///   `d_k ≤ tolerance` instead (without validation, `tolerance` replaces
+///   the training band).
+///
+/// Both conditions hold for every rank above an accepted one (up to
+/// training noise), so bisection applies: accepting `k` discards every
+/// larger rank and rejecting it every smaller one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StagedSearch {
     lo: usize,
     hi: usize,
     current: usize,
-    ideal: Option<f64>,
+    ideal: Option<Score>,
     tol: f64,
     abs_tol: f64,
+    tolerance: Option<f64>,
 }
 
 impl StagedSearch {
-    /// A search over `[k_min, k_max]` (`k_min` is raised to 1 and to at most
-    /// `k_max`).
-    pub fn new(k_min: usize, k_max: usize, tol: f64, abs_tol: f64) -> Self {
-        let k_max = k_max.max(1);
+    /// A search over `[a.k_min, a.k_max]` (`k_min` is raised to 1 and to at
+    /// most `k_max`) with `a`'s tolerances.
+    pub fn new(a: &AdaptiveConfig) -> Self {
+        let k_max = a.k_max.max(1);
         Self {
-            lo: k_min.clamp(1, k_max),
+            lo: a.k_min.clamp(1, k_max),
             hi: k_max,
             current: k_max,
             ideal: None,
-            tol,
-            abs_tol,
+            tol: a.tol,
+            abs_tol: a.abs_tol,
+            tolerance: a.tolerance,
         }
     }
 
@@ -104,30 +151,49 @@ impl StagedSearch {
         self.current
     }
 
-    /// The ideal loss `ℓ*` (after the first judgement).
-    pub fn ideal(&self) -> Option<f64> {
+    /// The ideal score `ℓ*` (after the first judgement).
+    pub fn ideal(&self) -> Option<Score> {
         self.ideal
     }
 
-    /// The largest loss accepted (after the first judgement).
+    fn band(&self, ideal: f64) -> f64 {
+        (ideal * (1.0 + self.tol)).max(ideal + self.abs_tol)
+    }
+
+    /// The largest training loss accepted (after the first judgement):
+    /// the band around `ℓ*`, or `tolerance` when there is no validation.
     pub fn threshold(&self) -> Option<f64> {
-        self.ideal
-            .map(|l| (l * (1.0 + self.tol)).max(l + self.abs_tol))
+        let i = self.ideal?;
+        Some(match (i.val, self.tolerance) {
+            (None, Some(t)) => t,
+            _ => self.band(i.train),
+        })
     }
 
-    /// Whether a stage at [`current`](Self::current) ending with `loss`
+    /// The largest delivered validation error accepted (after the first
+    /// judgement, with validation): `tolerance` if set, else the band
+    /// around the RRAE's validation error at `k_max`.
+    pub fn val_threshold(&self) -> Option<f64> {
+        let ideal = self.ideal?.val?;
+        Some(self.tolerance.unwrap_or_else(|| self.band(ideal)))
+    }
+
+    /// Whether a stage at [`current`](Self::current) ending with `score`
     /// would be accepted (always for the first stage, which defines `ℓ*`).
-    pub fn accepts(&self, loss: f64) -> bool {
-        self.threshold()
-            .is_none_or(|t| loss.is_finite() && loss <= t)
+    pub fn accepts(&self, score: &Score) -> bool {
+        let within = |v: f64, t: f64| v.is_finite() && v <= t;
+        self.threshold().is_none_or(|t| within(score.train, t))
+            && self
+                .val_threshold()
+                .is_none_or(|t| score.delivered().is_some_and(|d| within(d, t)))
     }
 
     /// Judges the stage just trained at [`current`](Self::current), whose
-    /// loss is `loss`, and picks the next candidate.
-    pub fn judge(&mut self, loss: f64) -> Verdict {
-        let accepted = self.accepts(loss);
+    /// score is `score`, and picks the next candidate.
+    pub fn judge(&mut self, score: &Score) -> Verdict {
+        let accepted = self.accepts(score);
         if self.ideal.is_none() {
-            self.ideal = Some(loss);
+            self.ideal = Some(*score);
         }
         if accepted {
             self.hi = self.current;
@@ -303,6 +369,31 @@ pub fn full_loss(state: &TrainState, data: ArrayView2<f32>, k: usize) -> Result<
     ))
 }
 
+/// The figures a candidate is judged on (see [`Score`]).
+///
+/// # Errors
+/// As [`full_loss`] and [`Validation::error`].
+pub fn score(
+    state: &TrainState,
+    data: ArrayView2<f32>,
+    val: Option<&Validation>,
+    k: usize,
+) -> Result<Score> {
+    let train = full_loss(state, data, k)?;
+    let (val, linear_val) = match val {
+        Some(v) => (
+            Some(v.error(&state.encoder, &state.decoder, k)?),
+            Some(v.linear_error(k)?),
+        ),
+        None => (None, None),
+    };
+    Ok(Score {
+        train,
+        val,
+        linear_val,
+    })
+}
+
 /// An upper bound on the optimizer steps of the adaptive search (before the
 /// final schedule at the chosen rank).
 pub fn planned_search_steps(cfg: &TrainConfig, a: &AdaptiveConfig) -> usize {
@@ -323,6 +414,8 @@ pub fn planned_search_steps(cfg: &TrainConfig, a: &AdaptiveConfig) -> usize {
 pub struct SearchResult {
     /// The chosen rank.
     pub k: usize,
+    /// The step at which the search ended (the final schedule starts here).
+    pub start: usize,
     /// `[step, k]` at every change of rank, the first at step 0.
     pub history: Vec<[usize; 2]>,
     /// Every judged candidate in order (staged rule; empty for the
@@ -330,9 +423,71 @@ pub struct SearchResult {
     pub judgements: Vec<Judgement>,
 }
 
-/// Runs the adaptive search from `state` (at step 0) with `trainer`; leaves
-/// `state` at the chosen rank's weights and returns the rank, the
-/// `[step, k]` history and the judgements.
+/// Where a staged search stands. It lives in [`TrainState::search`] while
+/// the search runs (and, once over, in the final schedule's states), so a
+/// checkpoint holds it and `--resume` continues the search exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchState {
+    rule: StagedSearch,
+    phase: Phase,
+    judgements: Vec<Judgement>,
+    history: Vec<[usize; 2]>,
+    /// The last accepted candidate's state (what a rejection rolls back to;
+    /// dropped once the search is over).
+    accepted: Option<Box<TrainState>>,
+}
+
+/// The part of the staged search being trained.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+enum Phase {
+    /// The stage of the current candidate, steps `[start, start + len)`;
+    /// `restarted`: the fresh restart after a failed warm stage.
+    Stage {
+        start: usize,
+        len: usize,
+        restarted: bool,
+    },
+    /// The search chose `k` at step `start`.
+    Done { k: usize, start: usize },
+}
+
+impl SearchState {
+    fn new(a: &AdaptiveConfig, step: usize) -> Self {
+        Self {
+            rule: StagedSearch::new(a),
+            phase: Phase::Stage {
+                start: step,
+                len: a.init_steps,
+                restarted: false,
+            },
+            judgements: Vec::new(),
+            history: vec![[step, a.k_max]],
+            accepted: None,
+        }
+    }
+
+    fn set_k(&mut self, step: usize, k: usize) {
+        if self.history.last().is_some_and(|&[_, last]| last != k) {
+            self.history.push([step, k]);
+        }
+    }
+
+    fn result(&self, k: usize, start: usize) -> SearchResult {
+        SearchResult {
+            k,
+            start,
+            history: self.history.clone(),
+            judgements: self.judgements.clone(),
+        }
+    }
+}
+
+/// Runs the adaptive search from `state` (at step 0, or a checkpointed
+/// state of a search in progress: then it continues where it stopped) with
+/// `trainer`; leaves `state` at the chosen rank's weights and `trainer` at
+/// that rank, and returns the rank, the step the search ended at, the
+/// `[step, k]` history and the judgements. With `val`, candidates are
+/// judged on it (see [`Score`]).
 ///
 /// `planned` is the total reported to `observe`.
 ///
@@ -342,90 +497,131 @@ pub fn search(
     trainer: &mut Trainer,
     state: &mut TrainState,
     a: &AdaptiveConfig,
+    val: Option<&Validation>,
     planned: usize,
     observe: &mut dyn FnMut(&Progress),
 ) -> Result<SearchResult> {
-    let mut judgements = Vec::new();
-    let mut history = vec![[state.step, a.k_max]];
-    let mut set_k = |trainer: &mut Trainer, step: usize, k: usize| {
+    if a.rule == AdaptiveRule::Reference {
+        return reference_search(trainer, state, a, planned, observe);
+    }
+    let mut s = match state.search.take() {
+        Some(s) => *s,
+        None => SearchState::new(a, state.step),
+    };
+    loop {
+        let (start, len, restarted) = match s.phase {
+            Phase::Done { k, start } => {
+                trainer.set_k(k);
+                let result = s.result(k, start);
+                state.search = Some(Box::new(s));
+                return Ok(result);
+            }
+            Phase::Stage {
+                start,
+                len,
+                restarted,
+            } => (start, len, restarted),
+        };
+        let k = s.rule.current();
         trainer.set_k(k);
-        if history.last().is_some_and(|&[_, last]| last != k) {
-            history.push([step, k]);
+        state.search = Some(Box::new(s));
+        trainer.run_segment(state, start, len, planned, observe)?;
+        s = *state
+            .search
+            .take()
+            .context("the search state went missing")?;
+        let score = score(state, trainer.data(), val, k)?;
+        let step = state.step;
+        if !restarted && !s.rule.accepts(&score) {
+            // Second chance: a fresh initialization trained at this k alone
+            // (low ranks train slowly from a truncated warm start).
+            *state = TrainState::new(trainer.cfg, trainer.data.ncols())?;
+            state.step = step;
+            s.phase = Phase::Stage {
+                start: step,
+                len: a.retry_steps,
+                restarted: true,
+            };
+            continue;
         }
-    };
-    set_k(trainer, state.step, a.k_max);
-    let k = match a.rule {
-        AdaptiveRule::Staged => {
-            let mut rule = StagedSearch::new(a.k_min, a.k_max, a.tol, a.abs_tol);
-            let mut checkpoint = state.clone();
-            let mut len = a.init_steps;
-            loop {
-                let start = state.step;
-                trainer.run_segment(state, start, len, planned, observe)?;
-                let mut loss = full_loss(state, trainer.data(), rule.current())?;
-                let restarted = !rule.accepts(loss);
-                if restarted {
-                    // Second chance: a fresh initialization trained at this k
-                    // alone (low ranks train slowly from a truncated warm start).
-                    let step = state.step;
-                    *state = TrainState::new(trainer.cfg, trainer.data.ncols())?;
-                    state.step = step;
-                    trainer.run_segment(state, step, a.retry_steps, planned, observe)?;
-                    loss = full_loss(state, trainer.data(), rule.current())?;
+        let (threshold, val_threshold) = (s.rule.threshold(), s.rule.val_threshold());
+        let verdict = s.rule.judge(&score);
+        s.judgements.push(Judgement {
+            k,
+            step,
+            loss: score.train,
+            val_error: score.val,
+            linear_val_error: score.linear_val,
+            threshold,
+            val_threshold,
+            restarted,
+            accepted: verdict.accepted,
+        });
+        if verdict.accepted {
+            s.accepted = Some(Box::new(state.clone()));
+        } else {
+            // Keep the step count: batch order continues, history stays monotone.
+            *state = s
+                .accepted
+                .as_deref()
+                .context("no accepted candidate to roll back to")?
+                .clone();
+            state.step = step;
+        }
+        s.phase = match verdict.next {
+            Next::Try(k) => {
+                s.set_k(step, k);
+                Phase::Stage {
+                    start: step,
+                    len: a.stage_steps,
+                    restarted: false,
                 }
-                let (k, threshold) = (rule.current(), rule.threshold());
-                let verdict = rule.judge(loss);
-                judgements.push(Judgement {
-                    k,
-                    step: state.step,
-                    loss,
-                    threshold,
-                    restarted,
-                    accepted: verdict.accepted,
-                });
-                if verdict.accepted {
-                    checkpoint = state.clone();
-                } else {
-                    // Keep the step count: batch order continues, history stays monotone.
-                    let step = state.step;
-                    *state = checkpoint.clone();
-                    state.step = step;
-                }
-                match verdict.next {
-                    Next::Try(k) => set_k(trainer, state.step, k),
-                    Next::Finish(k) => {
-                        set_k(trainer, state.step, k);
-                        break k;
-                    }
-                }
-                len = a.stage_steps;
+            }
+            Next::Finish(k) => {
+                s.set_k(step, k);
+                s.accepted = None;
+                Phase::Done { k, start: step }
+            }
+        };
+    }
+}
+
+/// The reference rule's search (not resumable: its tracker is not
+/// checkpointed).
+fn reference_search(
+    trainer: &mut Trainer,
+    state: &mut TrainState,
+    a: &AdaptiveConfig,
+    planned: usize,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<SearchResult> {
+    let mut history = vec![[state.step, a.k_max]];
+    trainer.set_k(a.k_max);
+    let mut rule = ReferenceTracker::new(a);
+    let mut checkpoint = state.clone();
+    state.optimizer.reset(trainer.cfg.lr);
+    while state.step < planned_search_steps(trainer.cfg, a) && !rule.converged() {
+        let loss = trainer.step(state)?;
+        trainer.report(state, planned, loss, observe);
+        match rule.observe(f64::from(loss)) {
+            RefAction::Continue | RefAction::Converged => {}
+            RefAction::Reduce { .. } => checkpoint = state.clone(),
+            RefAction::StepBack { .. } => {
+                let step = state.step;
+                *state = checkpoint.clone();
+                state.step = step;
             }
         }
-        AdaptiveRule::Reference => {
-            let mut rule = ReferenceTracker::new(a);
-            let mut checkpoint = state.clone();
-            state.optimizer.reset(trainer.cfg.lr);
-            while state.step < planned_search_steps(trainer.cfg, a) && !rule.converged() {
-                let loss = trainer.step(state)?;
-                trainer.report(state, planned, loss, observe);
-                match rule.observe(f64::from(loss)) {
-                    RefAction::Continue | RefAction::Converged => {}
-                    RefAction::Reduce { .. } => checkpoint = state.clone(),
-                    RefAction::StepBack { .. } => {
-                        let step = state.step;
-                        *state = checkpoint.clone();
-                        state.step = step;
-                    }
-                }
-                set_k(trainer, state.step, rule.k());
-            }
-            rule.k()
+        if rule.k() != trainer.k() {
+            trainer.set_k(rule.k());
+            history.push([state.step, rule.k()]);
         }
-    };
+    }
     Ok(SearchResult {
-        k,
+        k: rule.k(),
+        start: state.step,
         history,
-        judgements,
+        judgements: Vec::new(),
     })
 }
 
@@ -433,15 +629,34 @@ pub fn search(
 mod tests {
     use super::*;
 
+    fn staged(k_min: usize, k_max: usize, tol: f64, abs_tol: f64) -> StagedSearch {
+        StagedSearch::new(&AdaptiveConfig {
+            k_min,
+            k_max,
+            tol,
+            abs_tol,
+            ..AdaptiveConfig::default()
+        })
+    }
+
+    /// A score without validation.
+    fn train(loss: f64) -> Score {
+        Score {
+            train: loss,
+            val: None,
+            linear_val: None,
+        }
+    }
+
     fn run_staged(
         k_min: usize,
         k_max: usize,
         loss_at: impl Fn(usize) -> f64,
     ) -> (usize, Vec<usize>) {
-        let mut s = StagedSearch::new(k_min, k_max, 0.5, 0.5);
+        let mut s = staged(k_min, k_max, 0.5, 0.5);
         let mut tried = vec![s.current()];
         loop {
-            match s.judge(loss_at(s.current())).next {
+            match s.judge(&train(loss_at(s.current()))).next {
                 Next::Try(k) => tried.push(k),
                 Next::Finish(k) => return (k, tried),
             }
@@ -460,14 +675,52 @@ mod tests {
 
     #[test]
     fn staged_tolerance_is_relative_or_absolute() {
-        let mut s = StagedSearch::new(1, 8, 0.5, 0.2);
-        assert_eq!(s.judge(2.0).next, Next::Try(4));
+        let mut s = staged(1, 8, 0.5, 0.2);
+        assert_eq!(s.judge(&train(2.0)).next, Next::Try(4));
         assert_eq!(s.threshold(), Some(3.0)); // relative wins
-        assert!(s.judge(2.9).accepted);
-        let mut s = StagedSearch::new(1, 8, 0.5, 0.2);
-        s.judge(0.1);
+        assert!(s.judge(&train(2.9)).accepted);
+        let mut s = staged(1, 8, 0.5, 0.2);
+        s.judge(&train(0.1));
         assert_eq!(s.threshold(), Some(0.30000000000000004)); // absolute wins
-        assert!(!s.judge(f64::NAN).accepted);
+        assert!(!s.judge(&train(f64::NAN)).accepted);
+    }
+
+    #[test]
+    fn staged_judges_the_delivered_validation_error() {
+        let sc = |train, val, linear| Score {
+            train,
+            val: Some(val),
+            linear_val: Some(linear),
+        };
+        let mut s = staged(1, 8, 0.2, 5.0);
+        // v* is the RRAE's own validation error at k_max, even where the
+        // linear model is exact there.
+        s.judge(&sc(1.0, 50.0, 0.0));
+        assert_eq!((s.threshold(), s.val_threshold()), (Some(6.0), Some(60.0)));
+        assert!(s.accepts(&sc(1.0, 59.0, 80.0))); // the RRAE is within the band
+        assert!(s.accepts(&sc(1.0, 90.0, 55.0))); // the linear model is
+        assert!(!s.accepts(&sc(1.0, 64.0, 70.0))); // neither
+        assert!(!s.accepts(&sc(9.0, 10.0, 10.0))); // the training band fails
+        assert!(!s.accepts(&sc(1.0, f64::NAN, 70.0)));
+        assert!(s.accepts(&sc(1.0, f64::INFINITY, 50.0)));
+        // --tolerance replaces the validation band ...
+        let mut s = StagedSearch::new(&AdaptiveConfig {
+            k_max: 8,
+            tolerance: Some(30.0),
+            ..AdaptiveConfig::default()
+        });
+        s.judge(&sc(1.0, 50.0, 0.0));
+        assert_eq!((s.threshold(), s.val_threshold()), (Some(6.0), Some(30.0)));
+        assert!(!s.accepts(&sc(1.0, 40.0, 45.0)));
+        assert!(s.accepts(&sc(1.0, 29.0, 45.0)));
+        // ... and, without validation, the training band.
+        let mut s = StagedSearch::new(&AdaptiveConfig {
+            k_max: 8,
+            tolerance: Some(3.0),
+            ..AdaptiveConfig::default()
+        });
+        s.judge(&train(1.0));
+        assert_eq!((s.threshold(), s.val_threshold()), (Some(3.0), None));
     }
 
     #[test]
@@ -479,9 +732,9 @@ mod tests {
         assert_eq!(k, 3);
         assert!(tried.iter().all(|&t| (3..=10).contains(&t)));
         // k_min == k_max: the single stage decides.
-        let mut s = StagedSearch::new(5, 5, 0.1, 0.1);
+        let mut s = staged(5, 5, 0.1, 0.1);
         assert_eq!(
-            s.judge(1.0),
+            s.judge(&train(1.0)),
             Verdict {
                 accepted: true,
                 next: Next::Finish(5)
@@ -489,7 +742,7 @@ mod tests {
         );
         // Out-of-range k_min is clamped.
         assert_eq!(run_staged(0, 4, |_| 1.0).0, 1);
-        assert_eq!(StagedSearch::new(9, 4, 0.1, 0.1).current(), 4);
+        assert_eq!(staged(9, 4, 0.1, 0.1).current(), 4);
     }
 
     #[test]

@@ -42,8 +42,9 @@ pub const FILE_NAME: &str = "checkpoint.bin";
 /// Checkpoint format version written and read (2: networks are layer
 /// lists that may hold convolutions, and the configuration has `cnn`;
 /// 3: the state holds the validation history and best parameters, the
-/// configuration `val_fraction` and `val_every`).
-pub const VERSION: u32 = 3;
+/// configuration `val_fraction` and `val_every`; 4: the state holds the
+/// adaptive rank search's progress, the configuration `tolerance`).
+pub const VERSION: u32 = 4;
 /// Default of `--checkpoint-every` (steps).
 pub const DEFAULT_EVERY: usize = 500;
 
@@ -255,7 +256,7 @@ impl Checkpoint {
         let fits = fresh.is_ok_and(|f| {
             f.encoder.same_shape(&self.state.encoder) && f.decoder.same_shape(&self.state.decoder)
         });
-        if !fits || self.state.step > config.steps {
+        if !fits || self.state.step > super::planned_steps(config) {
             return Err(CheckpointError::Malformed {
                 path: path.to_path_buf(),
                 reason: "its networks or step do not fit its configuration".into(),
@@ -335,14 +336,14 @@ impl Checkpointer {
     /// state for `resume` (checked against this run's config and data).
     ///
     /// # Errors
-    /// `resume` of an adaptive-rank run, or the errors of
-    /// [`Checkpoint::load`] and [`Checkpoint::check_matches`].
+    /// `resume` of a run that does not checkpoint ([`resumable`]), or the
+    /// errors of [`Checkpoint::load`] and [`Checkpoint::check_matches`].
     pub fn start(&self, resume: bool) -> Result<Option<TrainState>> {
         if !resume {
             return Ok(None);
         }
         if !self.enabled {
-            anyhow::bail!("--resume is not supported for adaptive-rank runs (the rank search is not checkpointed)");
+            anyhow::bail!("--resume is not supported for --adaptive-rule reference (its rank tracker is not checkpointed)");
         }
         let ck = Checkpoint::load(&self.path)?;
         ck.check_matches(&self.config, self.data, &self.path)?;
@@ -394,7 +395,7 @@ impl Checkpointer {
                 self.path.display()
             ),
             None if !self.enabled => {
-                "no checkpoint was saved (adaptive-rank runs cannot resume)".into()
+                "no checkpoint was saved (--adaptive-rule reference runs cannot resume)".into()
             }
             None => "no checkpoint was saved (the parameters are not finite)".into(),
         };
@@ -411,6 +412,15 @@ impl Checkpointer {
             _ => e,
         }
     }
+}
+
+/// Whether runs of `cfg` checkpoint and resume: fixed-rank runs and the
+/// staged adaptive rule (whose search state is part of [`TrainState`]),
+/// not `--adaptive-rule reference`.
+pub fn resumable(cfg: &TrainConfig) -> bool {
+    cfg.adaptive
+        .as_ref()
+        .is_none_or(|a| a.rule == crate::config::AdaptiveRule::Staged)
 }
 
 /// Whether every parameter of both networks is finite.

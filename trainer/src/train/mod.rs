@@ -45,6 +45,8 @@ pub struct TrainState {
     /// Validation errors so far and the best parameters (empty without
     /// validation).
     pub val: validation::Track,
+    /// The adaptive rank search's progress (adaptive runs only).
+    pub search: Option<Box<adaptive::SearchState>>,
 }
 
 impl TrainState {
@@ -71,6 +73,7 @@ impl TrainState {
             stage: 0,
             last_loss: f32::NAN,
             val: validation::Track::default(),
+            search: None,
         })
     }
 }
@@ -276,16 +279,6 @@ impl<'a> Trainer<'a> {
             hook(state)?;
         }
         Ok(loss)
-    }
-
-    /// Runs from `state.step` to `cfg.steps`, switching learning-rate stages
-    /// (fresh optimizer state each) on the way.
-    pub fn run(
-        &mut self,
-        state: &mut TrainState,
-        observe: &mut dyn FnMut(&Progress),
-    ) -> Result<()> {
-        self.run_segment(state, 0, self.cfg.steps, self.cfg.steps, observe)
     }
 
     /// Runs from `state.step` to `start + len` with the staged learning rates
@@ -548,22 +541,15 @@ pub fn fit_from<'a>(
         None => (TrainState::new(cfg, data.ncols())?, Vec::new()),
     };
     let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
+    let planned = planned_steps(cfg);
+    // The adaptive search picks the rank; the main schedule then runs at it
+    // exactly as for a fixed k (from step 0 for a fixed k).
     let search = match &cfg.adaptive {
-        None => {
-            trainer.set_validation(val);
-            trainer.run(&mut state, observe)?;
-            adaptive::SearchResult::default()
-        }
-        Some(a) => {
-            let planned = planned_steps(cfg);
-            let found = adaptive::search(&mut trainer, &mut state, a, planned, observe)?;
-            trainer.set_k(found.k);
-            trainer.set_validation(val);
-            let start = state.step;
-            trainer.run_segment(&mut state, start, cfg.steps, planned, observe)?;
-            found
-        }
+        None => adaptive::SearchResult::default(),
+        Some(a) => adaptive::search(&mut trainer, &mut state, a, val, planned, observe)?,
     };
+    trainer.set_validation(val);
+    trainer.run_segment(&mut state, search.start, cfg.steps, planned, observe)?;
     if state.val.last_step() != Some(state.step) {
         trainer.validate(&mut state)?;
     }

@@ -160,6 +160,20 @@ impl Validation {
         let e = basis::relative_error_percent(self.raw.view(), x_hat.view());
         Ok(if e.is_finite() { e } else { f64::INFINITY })
     }
+
+    /// Relative error (%, original units) on the validation rows of the
+    /// linear baseline at rank `k`: the truncated SVD of the training rows
+    /// that give the basis (original units), as `metrics.json`'s
+    /// `linear_baseline_test_rel_error` does for the test set. A `k` above
+    /// the rank those rows allow is lowered to it (the best linear model).
+    ///
+    /// # Errors
+    /// An SVD failure.
+    pub fn linear_error(&self, k: usize) -> Result<f64> {
+        let fit_raw = self.normalizer.invert(self.basis_rows.view())?;
+        let k = k.min(fit_raw.nrows()).min(fit_raw.ncols()).max(1);
+        Ok(basis::linear_baseline(fit_raw.view(), self.raw.view(), k)?)
+    }
 }
 
 /// The best parameters seen on validation.
