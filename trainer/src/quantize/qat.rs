@@ -28,11 +28,11 @@ use crate::optim::{Optimizer, OptimizerKind};
 
 /// Default Adam learning rate of the fine-tuning (chosen by measurement:
 /// docs/TRAINING.md "Int8 models").
-pub const DEFAULT_LR: f64 = 3e-5;
+pub const DEFAULT_LR: f64 = 1e-4;
 /// Minibatch size of the fine-tuning.
-pub const BATCH: usize = 128;
+pub const BATCH: usize = 64;
 /// Default period (steps) of the activation-range re-calibration.
-pub const DEFAULT_RECALIBRATE_EVERY: usize = 25;
+pub const DEFAULT_RECALIBRATE_EVERY: usize = 50;
 
 /// How [`fine_tune`] fine-tunes.
 #[derive(Debug, Clone, Copy, PartialEq)]
