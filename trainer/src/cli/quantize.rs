@@ -59,7 +59,7 @@ pub struct QuantizeArgs {
 pub struct QatArgs {
     /// Quantization-aware fine-tuning: N Adam steps through the
     /// fake-quantized int8 graph (straight-through estimator) before
-    /// quantizing; `--qat-steps` alone takes the default.
+    /// quantizing; `--qat-steps` alone: 1000.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = DEFAULT_QAT_STEPS)]
     pub qat_steps: Option<usize>,
     /// Learning rate of the fine-tuning (Adam).
