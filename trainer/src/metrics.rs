@@ -315,6 +315,16 @@ pub struct Int8Metrics {
     pub test_rel_error: f64,
     /// Size of the int8 file.
     pub file_bytes: usize,
+    /// Quantization-aware fine-tuning steps (0: post-training quantization).
+    #[serde(default)]
+    pub qat_steps: usize,
+    /// With fine-tuning: the training-set error (%) of post-training
+    /// quantization alone (before fine-tuning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptq_train_rel_error: Option<f64>,
+    /// With fine-tuning: the test-set error (%) before fine-tuning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptq_test_rel_error: Option<f64>,
 }
 
 #[cfg(test)]

@@ -1,19 +1,24 @@
-//! Int8 post-training quantization end to end (issue #14): `fit --quantize
-//! int8` and `trainer quantize` write format 1.2 files that the runtime runs
-//! bit-identically to the trainer's reference int8 kernels; bad calibration
-//! data is a one-line error.
+//! Int8 quantization end to end (issue #14): `fit --quantize int8` and
+//! `trainer quantize` write format 1.2 files that the runtime runs
+//! bit-identically to the trainer's reference int8 kernels (`int8_error`
+//! checks every value; `ok` fails on the warning a runtime without int8
+//! kernels would print); bad calibration data is a one-line error.
+//! Quantization-aware fine-tuning (`--qat-steps`) lowers the int8 error of a
+//! small model below post-training quantization's, is deterministic under
+//! `--seed`, and needs `--quantize int8`.
 
 mod common;
 
 use std::path::Path;
 
-use common::{fails, ok};
+use common::{fails, ok, s};
 use rrae_trainer::metrics::Metrics;
 
-/// A short dense fit on `shift` with `--quantize int8` in `dir`.
-fn fit_int8(dir: &Path) -> Metrics {
+/// A short dense fit on `shift` (`steps` steps) with `--quantize int8` and
+/// `extra` options in `dir`; its metrics and stdout.
+fn fit_with(dir: &Path, steps: &str, extra: &[&str]) -> (Metrics, String) {
     let out = dir.to_str().unwrap();
-    let stdout = ok(&[
+    let mut args = vec![
         "fit",
         "--dataset",
         "shift",
@@ -22,7 +27,7 @@ fn fit_int8(dir: &Path) -> Metrics {
         "--width",
         "16",
         "--steps",
-        "40",
+        steps,
         "--val-fraction",
         "0",
         "--model-kind",
@@ -31,10 +36,17 @@ fn fit_int8(dir: &Path) -> Metrics {
         "int8",
         "--out",
         out,
-    ]);
+    ];
+    args.extend(extra);
+    let stdout = ok(&args);
     assert!(stdout.contains("int8 (minmax)"), "{stdout}");
     let json = std::fs::read_to_string(dir.join("metrics.json")).unwrap();
-    serde_json::from_str(&json).unwrap()
+    (serde_json::from_str(&json).unwrap(), stdout)
+}
+
+/// A 40-step [`fit_with`], post-training quantization.
+fn fit_int8(dir: &Path) -> Metrics {
+    fit_with(dir, "40", &[]).0
 }
 
 #[test]
@@ -138,4 +150,76 @@ fn quantize_cli_and_bad_calibration_data() {
         &["quantize", out, "--dataset", "shift", "--out", out],
         "already quantized",
     );
+}
+
+#[test]
+fn qat_lowers_the_int8_error_and_stays_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (m, stdout) = fit_with(d, "300", &["--qat-steps", "300"]);
+    assert!(stdout.contains("int8 before 300 QAT steps"), "{stdout}");
+    let q = m.int8.expect("int8 figures");
+    assert_eq!(q.qat_steps, 300);
+    let (ptq_train, ptq_test) = (
+        q.ptq_train_rel_error.unwrap(),
+        q.ptq_test_rel_error.unwrap(),
+    );
+    assert!(
+        q.train_rel_error < ptq_train,
+        "train {} vs PTQ {ptq_train}",
+        q.train_rel_error
+    );
+    assert!(
+        q.test_rel_error < ptq_test,
+        "test {} vs PTQ {ptq_test}",
+        q.test_rel_error
+    );
+
+    // `trainer quantize --qat-steps`: deterministic, and the file is the
+    // same kind.
+    let model = d.join("model.rrae");
+    let run = |seed: &str, out: &str| {
+        let out = d.join(out);
+        let stdout = ok(&[
+            "quantize",
+            s(&model),
+            "--dataset",
+            "shift",
+            "--out",
+            s(&out),
+            "--qat-steps",
+            "40",
+            "--seed",
+            seed,
+        ]);
+        assert!(
+            stdout.contains("40 QAT steps, post-training int8"),
+            "{stdout}"
+        );
+        std::fs::read(out).unwrap()
+    };
+    let a = run("3", "a.rrae");
+    assert_eq!(a, run("3", "b.rrae"));
+    assert_eq!(
+        a.len(),
+        std::fs::read(d.join("model-int8.rrae")).unwrap().len()
+    );
+}
+
+#[test]
+fn qat_steps_without_int8_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = fails(
+        &[
+            "fit",
+            "--dataset",
+            "shift",
+            "--qat-steps",
+            "10",
+            "--out",
+            s(dir.path()),
+        ],
+        "--qat-steps needs --quantize int8",
+    );
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
 }

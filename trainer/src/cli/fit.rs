@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayView2, Axis};
@@ -64,6 +64,9 @@ pub struct FitArgs {
     /// With --quantize: one weight scale per layer instead of per channel.
     #[arg(long, requires = "quantize")]
     pub per_tensor: bool,
+    /// With --quantize int8 (see `trainer quantize --help`).
+    #[command(flatten)]
+    pub qat: quantize::QatArgs,
 }
 
 /// The quantized model kinds `fit --quantize` writes.
@@ -87,17 +90,30 @@ pub fn write_int8(opts: &FitOptions, out: &mut FitOutcome, q_opts: QOptions) -> 
     let raw = std::fs::read(&out.model_path)
         .with_context(|| format!("reading {}", out.model_path.display()))?;
     let n = quantize::DEFAULT_CALIBRATION_SAMPLES.min(ds.train.nrows());
-    let q = quantize::quantize_rows(&raw, ds.train.view(), n, q_opts, "(the training data)")?;
+    let eval = [ds.train.view(), ds.test.view()];
+    let m = quantize::quantize_measured(
+        &raw,
+        ds.train.view(),
+        n,
+        q_opts,
+        "(the training data)",
+        &eval,
+    )?;
     let path = out.model_path.with_file_name(INT8_FILE);
-    crate::atomic::write(&path, &q.bytes).with_context(|| format!("writing {}", path.display()))?;
+    crate::atomic::write(&path, &m.q.bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let ptq = |i: usize| m.ptq_errors.as_ref().map(|e| e[i]);
     out.metrics.int8 = Some(metrics::Int8Metrics {
         file: INT8_FILE.into(),
         calibration: q_opts.calibration.to_string(),
         per_tensor: q_opts.per_tensor,
         calibration_samples: n,
-        train_rel_error: quantize::int8_error(&q, ds.train.view())?,
-        test_rel_error: quantize::int8_error(&q, ds.test.view())?,
-        file_bytes: q.bytes.len(),
+        train_rel_error: m.errors[0],
+        test_rel_error: m.errors[1],
+        file_bytes: m.q.bytes.len(),
+        qat_steps: q_opts.qat.map_or(0, |q| q.steps),
+        ptq_train_rel_error: ptq(0),
+        ptq_test_rel_error: ptq(1),
     });
     let json = serde_json::to_string_pretty(&out.metrics)?;
     crate::atomic::write(&out.metrics_path, json.as_bytes())
@@ -166,11 +182,15 @@ pub fn exec(args: FitArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         interrupt: Some(interrupt_flag()?),
     };
+    if args.qat.qat_steps.is_some() && args.quantize.is_none() {
+        return Err(anyhow!("--qat-steps needs --quantize int8"));
+    }
     let mut out = fit_with(&opts, !args.no_fold, !args.quiet, &run)?;
     if args.quantize.is_some() {
         let q_opts = QOptions {
             calibration: args.calibration,
             per_tensor: args.per_tensor,
+            qat: args.qat.options(opts.seed.unwrap_or(0)),
         };
         write_int8(&opts, &mut out, q_opts)?;
     }
@@ -210,6 +230,9 @@ pub fn exec(args: FitArgs) -> Result<()> {
                 q.file_bytes,
                 out.model_path.with_file_name(&q.file).display()
             );
+            if let Some(e) = q.ptq_test_rel_error {
+                println!("int8 before {} QAT steps: test {e:.3} %", q.qat_steps);
+            }
         }
         for w in metrics::flash_warnings(m.weight_bytes) {
             eprintln!("{w}");

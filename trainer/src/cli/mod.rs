@@ -33,7 +33,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Convert a TensorFlow Lite model (.tflite, f32) into a .rrae file.
     Import(import::ImportArgs),
-    /// Quantize an f32 model file to int8 (post-training, calibrated on data).
+    /// Quantize an f32 model file to int8 (calibrated on data; post-training, or
+    /// after quantization-aware fine-tuning with --qat-steps).
     Quantize(quantize::QuantizeArgs),
     /// Generate samples from the model's coefficient Gaussian.
     Sample(sample::SampleArgs),

@@ -10,6 +10,8 @@
 //! - [`calibrate`]: activation ranges from sample data (min/max or percentile);
 //! - [`layer`]: a quantized layer and its scalar reference forward pass;
 //! - [`model`]: a whole model, from an f32 `.rrae` file to quantized networks;
+//! - [`qat`]: quantization-aware fine-tuning (fake-quantized forward pass,
+//!   straight-through estimator);
 //! - [`write`](mod@write): the format 1.2 file.
 
 pub mod calibrate;
@@ -18,6 +20,7 @@ pub mod layer;
 pub mod lut;
 pub mod model;
 pub mod params;
+pub mod qat;
 pub mod write;
 
 pub use rrae_format::meta::QParams;

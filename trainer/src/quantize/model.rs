@@ -155,6 +155,9 @@ pub struct Options {
     /// One weight scale per layer instead of one per output channel (saves
     /// 12 bytes per channel: scale, multiplier, shift).
     pub per_tensor: bool,
+    /// Quantization-aware fine-tuning before the quantization (`None`:
+    /// post-training quantization only).
+    pub qat: Option<super::qat::QatOptions>,
 }
 
 /// The quantized encoder and decoder of a model.
@@ -279,7 +282,65 @@ fn quantize_chain(
     Ok(out)
 }
 
+/// Calibrated activation ranges of a whole model: what
+/// [`F32Model::quantize_with`] needs besides the weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Parameters of the int8 input.
+    pub input: QParams,
+    /// Ranges of every encoder layer.
+    pub encoder: Vec<LayerRange>,
+    /// Ranges of every decoder layer (calibrated on the f32 encoder's codes).
+    pub decoder: Vec<LayerRange>,
+}
+
 impl F32Model {
+    /// Calibrates on `data` (samples in the model's original units) by
+    /// `method`.
+    ///
+    /// # Errors
+    /// Bad calibration data (empty, wrong width, non-finite; one line).
+    pub fn calibrate(
+        &self,
+        data: ArrayView2<f32>,
+        method: Method,
+        what: &str,
+    ) -> Result<Calibration> {
+        calibrate::check_data(data, self.encoder.in_dim(), what)?;
+        let x = self.normalizer.apply(data)?;
+        let mut xs: Vec<f32> = x.iter().copied().collect();
+        let in_range = Range::of(&mut xs, method);
+        let input = choose_qparams(in_range.min, in_range.max)
+            .ok_or_else(|| anyhow!("calibration data {what}: non-finite range"))?;
+        let (encoder, codes) = calibrate::calibrate(&self.encoder, x.view(), method)?;
+        let (decoder, _) = calibrate::calibrate(&self.decoder, codes.view(), method)?;
+        Ok(Calibration {
+            input,
+            encoder,
+            decoder,
+        })
+    }
+
+    /// Quantizes every layer with the activation ranges of `cal`.
+    ///
+    /// # Errors
+    /// A layer whose scales fall outside TFLite's range.
+    pub fn quantize_with(&self, cal: &Calibration, per_tensor: bool) -> Result<QNetworks> {
+        let encoder = quantize_chain(
+            &self.encoder,
+            cal.input,
+            &cal.encoder,
+            per_tensor,
+            "encoder",
+        )?;
+        let code = encoder
+            .last()
+            .map(QLayer::out_qparams)
+            .ok_or_else(|| anyhow!("the encoder has no layer"))?;
+        let decoder = quantize_chain(&self.decoder, code, &cal.decoder, per_tensor, "decoder")?;
+        Ok(QNetworks { encoder, decoder })
+    }
+
     /// Post-training quantization: calibrates on `data` (samples in the
     /// model's original units) as `opts` say and quantizes every layer.
     ///
@@ -287,28 +348,8 @@ impl F32Model {
     /// Bad calibration data (empty, wrong width, non-finite; one line), or
     /// a layer whose scales fall outside TFLite's range.
     pub fn quantize(&self, data: ArrayView2<f32>, opts: Options, what: &str) -> Result<QNetworks> {
-        let method = opts.calibration;
-        calibrate::check_data(data, self.encoder.in_dim(), what)?;
-        let x = self.normalizer.apply(data)?;
-        let mut xs: Vec<f32> = x.iter().copied().collect();
-        let in_range = Range::of(&mut xs, method);
-        let input = choose_qparams(in_range.min, in_range.max)
-            .ok_or_else(|| anyhow!("calibration data {what}: non-finite range"))?;
-        let (enc_ranges, codes) = calibrate::calibrate(&self.encoder, x.view(), method)?;
-        let encoder = quantize_chain(
-            &self.encoder,
-            input,
-            &enc_ranges,
-            opts.per_tensor,
-            "encoder",
-        )?;
-        let code = encoder
-            .last()
-            .map(QLayer::out_qparams)
-            .ok_or_else(|| anyhow!("the encoder has no layer"))?;
-        let (dec_ranges, _) = calibrate::calibrate(&self.decoder, codes.view(), method)?;
-        let decoder = quantize_chain(&self.decoder, code, &dec_ranges, opts.per_tensor, "decoder")?;
-        Ok(QNetworks { encoder, decoder })
+        let cal = self.calibrate(data, opts.calibration, what)?;
+        self.quantize_with(&cal, opts.per_tensor)
     }
 }
 

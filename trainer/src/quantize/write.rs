@@ -13,6 +13,7 @@ use rrae_format::{heapless, AlignedBytes, ModelFile, ModelMeta, ModelWriter};
 
 use super::layer::{QAct, QKind, QLayer};
 use super::model::{F32Model, Options, QNetworks};
+use super::qat;
 use crate::data::Normalizer;
 
 fn u32_of(v: usize) -> Result<u32> {
@@ -150,23 +151,28 @@ pub struct Quantized {
     pub normalizer: Normalizer,
 }
 
-/// Post-training quantization of the f32 model file `f32_bytes`,
-/// calibrated on `data` (samples in original units; `what` names them in
-/// errors) as `opts` say.
+/// Quantization of the f32 model file `f32_bytes`, calibrated on `calib`
+/// (samples in original units; `what` names them in errors) as `opts` say;
+/// with `opts.qat`, the model is first fine-tuned on `train`
+/// ([`qat::fine_tune`]) and then quantized the same way.
 ///
 /// # Errors
 /// An invalid or unsuitable model file (not folded, already quantized), bad
 /// calibration data (one line), or scales outside TFLite's range.
 pub fn quantize_file(
     f32_bytes: &[u8],
-    data: ArrayView2<f32>,
+    calib: ArrayView2<f32>,
+    train: ArrayView2<f32>,
     opts: Options,
     what: &str,
 ) -> Result<Quantized> {
     let aligned = AlignedBytes::new(f32_bytes);
     let file = rrae_format::read(&aligned).map_err(|e| anyhow!("invalid model file: {e}"))?;
-    let model = F32Model::from_file(&file)?;
-    let networks = model.quantize(data, opts, what)?;
+    let mut model = F32Model::from_file(&file)?;
+    if let Some(q) = &opts.qat {
+        qat::fine_tune(&mut model, calib, train, opts, q, what)?;
+    }
+    let networks = model.quantize(calib, opts, what)?;
     let bytes = model_bytes(&file, &networks.encoder, &networks.decoder)?;
     Ok(Quantized {
         bytes,
