@@ -9,11 +9,11 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-use ndarray::{s, Array1, Array2, Array4, ArrayView2, Axis};
-use rrae_format::meta::{Basis, Conv, Layer, Normalization};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use rrae_format::meta::{Basis, Layer, Normalization};
 use rrae_format::ModelFile;
 use rrae_trainer::nn::activation;
-use rrae_trainer::nn::conv::{Conv2d, Conv2dSpec, ConvTranspose2d, ConvTranspose2dSpec};
+use rrae_trainer::nn::from_file::file_network;
 use rrae_trainer::nn::{Dense, Layer as NetLayer, NetError, Network};
 
 /// Rows per pass through the layers (bounds the intermediate arrays).
@@ -116,80 +116,15 @@ pub struct Host {
 
 /// The file's `layers` as host stages, or `None` if one is quantized.
 fn network(file: &ModelFile<'_>, layers: &[Layer]) -> Option<Stack> {
-    let mut stages = Vec::with_capacity(layers.len());
-    for l in layers {
-        stages.push(match net_layer(file, l)? {
+    let net = file_network(file, layers, "layers").ok()?;
+    let mut stages = Vec::with_capacity(net.layers.len());
+    for layer in net.layers {
+        stages.push(match layer {
             NetLayer::Dense(d) => Stage::Dense(d),
             conv => Stage::Conv(Network::new(vec![conv]).ok()?),
         });
     }
-    (!stages.is_empty()).then_some(Stack(stages))
-}
-
-/// One file layer as the trainer's layer (the weight layouts are the same).
-fn net_layer(file: &ModelFile<'_>, layer: &Layer) -> Option<NetLayer<f32>> {
-    let pair = |[h, w]: [u32; 2]| (h as usize, w as usize);
-    let tensors = |c: &Conv, shape: [u32; 4]| {
-        let shape = shape.map(|v| v as usize);
-        let w = Array4::from_shape_vec(shape, file.tensor(c.weight).to_vec()).ok()?;
-        Some((w, Array1::from(file.tensor(c.bias).to_vec())))
-    };
-    Some(match *layer {
-        Layer::Dense {
-            in_dim,
-            out_dim,
-            weight,
-            bias,
-            activation,
-        } => NetLayer::Dense(Dense {
-            w: Array2::from_shape_vec(
-                (out_dim as usize, in_dim as usize),
-                file.tensor(weight).to_vec(),
-            )
-            .ok()?,
-            b: Array1::from(file.tensor(bias).to_vec()),
-            act: activation,
-        }),
-        Layer::Conv2d(c) => {
-            let spec = Conv2dSpec {
-                in_channels: c.in_channels as usize,
-                out_channels: c.out_channels as usize,
-                kernel: pair(c.kernel),
-                stride: pair(c.stride),
-                padding: pair(c.padding),
-                input: pair([c.in_height, c.in_width]),
-            };
-            let [kh, kw] = c.kernel;
-            let (w, b) = tensors(&c, [c.out_channels, c.in_channels, kh, kw])?;
-            NetLayer::Conv2d {
-                conv: Conv2d::new(spec, w, b).ok()?,
-                act: c.activation,
-            }
-        }
-        Layer::ConvTranspose2d {
-            conv: c,
-            output_padding,
-        } => {
-            let spec = ConvTranspose2dSpec {
-                in_channels: c.in_channels as usize,
-                out_channels: c.out_channels as usize,
-                kernel: pair(c.kernel),
-                stride: pair(c.stride),
-                padding: pair(c.padding),
-                output_padding: pair(output_padding),
-                input: pair([c.in_height, c.in_width]),
-            };
-            let [kh, kw] = c.kernel;
-            let (w, b) = tensors(&c, [c.in_channels, c.out_channels, kh, kw])?;
-            NetLayer::ConvTranspose2d {
-                conv: ConvTranspose2d::new(spec, w, b).ok()?,
-                act: c.activation,
-            }
-        }
-        Layer::QDense { .. } | Layer::QConv2d { .. } | Layer::QConvTranspose2d { .. } => {
-            return None
-        }
-    })
+    Some(Stack(stages))
 }
 
 impl Host {

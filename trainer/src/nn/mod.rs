@@ -6,6 +6,7 @@ pub mod cnn;
 pub mod conv;
 pub mod coord;
 pub mod dense;
+pub mod from_file;
 pub mod im2col;
 pub mod loss;
 pub mod network;
