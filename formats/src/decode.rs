@@ -157,18 +157,8 @@ impl<'a> Reader<'a> {
 
     fn conv(&mut self) -> Result<Conv> {
         let g = self.geometry()?;
-        Ok(Conv {
-            in_channels: g.in_channels,
-            in_height: g.in_height,
-            in_width: g.in_width,
-            out_channels: g.out_channels,
-            kernel: g.kernel,
-            stride: g.stride,
-            padding: g.padding,
-            weight: self.tensor()?,
-            bias: self.tensor()?,
-            activation: self.activation()?,
-        })
+        let (weight, bias) = (self.tensor()?, self.tensor()?);
+        Ok(Conv::new(g, weight, bias, self.activation()?))
     }
 
     fn qparams(&mut self) -> Result<QParams> {

@@ -426,6 +426,39 @@ pub struct ConvGeometry {
 }
 
 impl Conv {
+    /// A convolution of geometry `g` with its tensors and activation.
+    ///
+    /// ```
+    /// use rrae_format::meta::{Activation, Conv, ConvGeometry, TensorRef};
+    ///
+    /// let g = ConvGeometry {
+    ///     in_channels: 1, in_height: 4, in_width: 4, out_channels: 2,
+    ///     kernel: [3, 3], stride: [1, 1], padding: [1, 1],
+    /// };
+    /// let t = TensorRef { offset: 0, len: 18 };
+    /// let c = Conv::new(g, t, TensorRef { offset: 80, len: 2 }, Activation::Relu);
+    /// assert_eq!(c.geometry(), g);
+    /// ```
+    pub fn new(
+        g: ConvGeometry,
+        weight: TensorRef,
+        bias: TensorRef,
+        activation: Activation,
+    ) -> Conv {
+        Conv {
+            in_channels: g.in_channels,
+            in_height: g.in_height,
+            in_width: g.in_width,
+            out_channels: g.out_channels,
+            kernel: g.kernel,
+            stride: g.stride,
+            padding: g.padding,
+            weight,
+            bias,
+            activation,
+        }
+    }
+
     /// The geometry fields.
     pub fn geometry(&self) -> ConvGeometry {
         ConvGeometry {

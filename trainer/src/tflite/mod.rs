@@ -187,19 +187,7 @@ fn write_layer(w: &mut ModelWriter, s: &Spec) -> Result<Layer, ImportError> {
         } => {
             let (weight, bias, activation) = (w.tensor(weight), w.tensor(bias), *activation);
             let conv = |g: &graph::Geom| -> Result<Conv, ImportError> {
-                let g = geometry(g)?;
-                Ok(Conv {
-                    in_channels: g.in_channels,
-                    in_height: g.in_height,
-                    in_width: g.in_width,
-                    out_channels: g.out_channels,
-                    kernel: g.kernel,
-                    stride: g.stride,
-                    padding: g.padding,
-                    weight,
-                    bias,
-                    activation,
-                })
+                Ok(Conv::new(geometry(g)?, weight, bias, activation))
             };
             match s.kind {
                 Kind::Dense => Layer::Dense {
