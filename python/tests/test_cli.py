@@ -43,8 +43,13 @@ def test_eval_matches_reconstruct(cli_run):
     out = json.loads(trainer("eval", "--model", d / "run" / "model.rrae", "--data", d / "data.npy",
                              "--json").stdout)
     m = rrae.load(d / "run" / "model.rrae")
-    err = 100 * np.linalg.norm(m.reconstruct(x).astype(np.float64) - x) / np.linalg.norm(x)
+    # Row by row: the runtime, as `trainer eval` runs it (a batch takes the
+    # host path, whose parity with the runtime test_host.py checks).
+    rows = np.stack([m.reconstruct(row) for row in x])
+    err = 100 * np.linalg.norm(rows.astype(np.float64) - x) / np.linalg.norm(x)
     assert err == pytest.approx(out["test_rel_error"], rel=1e-6)
+    batched = 100 * np.linalg.norm(m.reconstruct(x).astype(np.float64) - x) / np.linalg.norm(x)
+    assert batched == pytest.approx(err, rel=1e-5)
 
 
 def test_interpolate_matches_cli(cli_run):
