@@ -86,18 +86,21 @@ impl Stack {
             .axis_chunks_iter(Axis(0), CHUNK)
             .zip(out.axis_chunks_iter_mut(Axis(0), CHUNK))
         {
-            let mut cur = chunk.to_owned();
+            let mut cur: Option<Array2<f32>> = None;
             for (layer, stage) in self.0.iter().enumerate() {
-                if cur.ncols() != stage.in_dim() {
+                let input = cur.as_ref().map_or(chunk, |c| c.view());
+                if input.ncols() != stage.in_dim() {
                     return Err(NetError::Width {
                         layer,
                         expected: stage.in_dim(),
-                        got: cur.ncols(),
+                        got: input.ncols(),
                     });
                 }
-                cur = stage.run(cur.view())?;
+                cur = Some(stage.run(input)?);
             }
-            dst.assign(&cur);
+            if let Some(cur) = cur {
+                dst.assign(&cur);
+            }
         }
         Ok(out)
     }

@@ -2,6 +2,7 @@
 //! float32 numpy batches, one row per sample.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use ndarray::{Array2, ArrayView2};
 use numpy::IntoPyArray;
@@ -34,6 +35,9 @@ use crate::layers::describe_layer;
 #[pyclass(module = "rrae", frozen)]
 pub struct Model {
     bytes: AlignedBytes,
+    /// The host path's form of the model, built on the first batch (`None`
+    /// for int8 models, which always run the runtime).
+    host: OnceLock<Option<Host>>,
 }
 
 /// The runtime operation applied to each row: `op(model, row, out, scratch)`.
@@ -49,7 +53,10 @@ impl Model {
         if let Err(e) = rrae_format::read(&bytes) {
             return Err(format_error(origin, &e));
         }
-        Ok(Model { bytes })
+        Ok(Model {
+            bytes,
+            host: OnceLock::new(),
+        })
     }
 
     /// The runtime's view (the bytes were validated by [`Model::new`]).
@@ -98,12 +105,12 @@ impl Model {
         batch_op: BatchOp,
     ) -> PyResult<Vec<f32>> {
         if b.rows > 1 {
-            if let Some(host) = Host::new(&self.bytes) {
+            if let Some(host) = self.host.get_or_init(|| Host::new(&self.bytes)) {
                 let out = py
                     .detach(|| {
                         let x = ArrayView2::from_shape((b.rows, b.cols), &b.data)
                             .map_err(|e| e.to_string())?;
-                        batch_op(&host, x).map_err(|e| e.to_string())
+                        batch_op(host, x).map_err(|e| e.to_string())
                     })
                     .map_err(PyValueError::new_err)?;
                 return Ok(out.iter().copied().collect());
