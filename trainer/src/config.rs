@@ -113,8 +113,8 @@ pub struct FitOptions {
     /// [default: 0.2].
     #[arg(long, value_name = "F")]
     pub val_fraction: Option<f64>,
-    /// Recipe: auto (short trials of the candidate architectures and
-    /// widths that the options leave open, scored on the validation
+    /// Recipe: auto (short trials of the candidate initializations and
+    /// architectures that the options leave open, scored on the validation
     /// samples; the best continues) or fixed (the options as given, the
     /// default MLP where they say nothing) [default: auto].
     #[arg(long, value_enum)]
@@ -165,8 +165,7 @@ pub struct FitOptions {
     /// CNN: zero padding of every convolution [default: 1].
     #[arg(long)]
     pub padding: Option<usize>,
-    /// Hidden-layer width (MLP; the encoder of coord) [default: 64; 64 or
-    /// 128 chosen on validation by --recipe auto].
+    /// Hidden-layer width (MLP; the encoder of coord) [default: 64].
     #[arg(long)]
     pub width: Option<usize>,
     /// Hidden layers in the encoder (MLP) [default: 1].
@@ -204,7 +203,8 @@ pub struct FitOptions {
     pub finetune_lr: Option<f64>,
     /// Candidate initializations (seeds seed, seed+1, …) trained for
     /// --restart-steps each; training continues from the one with the lowest
-    /// loss [default: 1].
+    /// loss [default: with --recipe auto, 4 MLP seeds are candidate recipes;
+    /// otherwise 1].
     #[arg(long)]
     pub restarts: Option<usize>,
     /// Steps of each --restarts candidate and of each --recipe auto trial
@@ -241,7 +241,8 @@ pub struct FitOptions {
     /// Staged rule: steps of each candidate's stage [default: 1000].
     #[arg(long)]
     pub stage_steps: Option<usize>,
-    /// Staged rule: steps of the fresh restart of a candidate that failed its stage [default: 3000].
+    /// Staged rule: steps of the fresh restart of a candidate that failed its stage; 4
+    /// initializations train its first sixth, the best continues [default: 3000].
     #[arg(long)]
     pub retry_steps: Option<usize>,
     /// Staged rule: relative tolerance on the ideal losses (training and validation) [default: 0.2].

@@ -2,7 +2,8 @@
 //! networks and short stages and without validation (the capacity rule on
 //! the training loss alone), `fit --adaptive` ends at k* = 1 on `shift`,
 //! `gaussian_shift` and `stairs`, and at k* = 2 on `mult_freqs` and
-//! `mult_gausses`; with validation it ends at k* = 1 on `stairs`; every
+//! `mult_gausses`; with validation it ends at k* = 1 on `stairs` and at
+//! k* = 2 on `mult_gausses`; every
 //! verdict is explained in `metrics.json`; a search resumed from any
 //! checkpointed state ends in the same model.
 
@@ -11,11 +12,13 @@ use rrae_trainer::config::FitOptions;
 use rrae_trainer::metrics::Metrics;
 
 /// A short staged search from k_max = 4 (two bisection stages) with the
-/// default network widths, a small latent and short stages, holding out
-/// `val_fraction` of the training samples.
-fn adaptive_fit(dataset: &str, val_fraction: f64, out: &std::path::Path) -> Metrics {
+/// default network widths, a small latent and short stages (or `wide`:
+/// width 128 and 6,000-step fresh restarts), holding out `val_fraction` of
+/// the training samples.
+fn adaptive_fit(dataset: &str, val_fraction: f64, wide: bool, out: &std::path::Path) -> Metrics {
     let opts = FitOptions {
         val_fraction: Some(val_fraction),
+        width: wide.then_some(128),
         dataset: Some(dataset.into()),
         adaptive: Some(true),
         k_max: Some(4),
@@ -23,7 +26,7 @@ fn adaptive_fit(dataset: &str, val_fraction: f64, out: &std::path::Path) -> Metr
         batch: Some(20),
         init_steps: Some(1000),
         stage_steps: Some(600),
-        retry_steps: Some(3000),
+        retry_steps: Some(if wide { 6000 } else { 3000 }),
         steps: Some(30),
         finetune_steps: Some(0),
         out: Some(out.to_path_buf()),
@@ -42,12 +45,12 @@ fn adaptive_fit(dataset: &str, val_fraction: f64, out: &std::path::Path) -> Metr
 }
 
 fn check(dataset: &str, k_star: usize) {
-    check_with(dataset, 0.0, k_star);
+    check_with(dataset, 0.0, false, k_star);
 }
 
-fn check_with(dataset: &str, val_fraction: f64, k_star: usize) {
+fn check_with(dataset: &str, val_fraction: f64, wide: bool, k_star: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let m = adaptive_fit(dataset, val_fraction, dir.path());
+    let m = adaptive_fit(dataset, val_fraction, wide, dir.path());
     assert_eq!(m.k, k_star, "{dataset}: history {:?}", m.k_history);
     assert_eq!(m.k_history.first(), Some(&[0, 4]));
     assert_eq!(m.k_history.last().map(|h| h[1]), Some(k_star));
@@ -79,7 +82,15 @@ fn shift_ends_at_k1() {
 /// RRAE and the linear model at k) is judged too.
 #[test]
 fn stairs_on_validation_ends_at_k1() {
-    check_with("stairs", 0.2, 1);
+    check_with("stairs", 0.2, false, 1);
+}
+
+/// With validation, k = 2 is judged on held-out curves as well (measured
+/// 2026-12-03: k = 2 delivers 10.5 % against the band 25.2 %, k = 1
+/// 67.0 %).
+#[test]
+fn mult_gausses_on_validation_ends_at_k2() {
+    check_with("mult_gausses", 0.2, false, 2);
 }
 
 #[test]
@@ -92,9 +103,15 @@ fn stairs_ends_at_k1() {
     check("stairs", 1);
 }
 
+/// The low-rank recipe of this set (docs/ADAPTIVE.md): width 128 and
+/// 6,000-step fresh restarts. Measured 2026-12-03: k = 2 reaches 23.8 %
+/// against the band 35.5 % (seed 1: 25.9 against 42.3 %), k = 1 60.9 %
+/// (60.8 %). The default width at 3,000-step restarts sits at the band
+/// edge (seed 0: k = 2 at 51.8 % against 51.6 %, then k = 3 is taken;
+/// seed 1: 48.8 against 53.4 %, accepted), so it separates nothing.
 #[test]
 fn mult_freqs_ends_at_k2() {
-    check("mult_freqs", 2);
+    check_with("mult_freqs", 0.0, true, 2);
 }
 
 #[test]

@@ -326,7 +326,30 @@ fn eval_data_of_other_width() {
 fn divergence_stops_and_keeps_last_good_checkpoint() {
     let d = Dir::new();
     let p = d.text("data.csv", &good_csv(20, 3));
-    let out = fit_data(&d, &p, &["--lr", "1e6", "--checkpoint-every", "1"]);
+    // With the recipe search, every trial diverges: one error naming the
+    // first, and no checkpoint (trials are never checkpointed).
+    let searched = fit_data(&d, &p, &["--lr", "1e6", "--checkpoint-every", "1"]);
+    assert_one_error(
+        &searched,
+        &[
+            "recipe trial mlp-8",
+            "training diverged at step",
+            "try a smaller --lr",
+        ],
+    );
+    // The main phase keeps its last good checkpoint.
+    let out = fit_data(
+        &d,
+        &p,
+        &[
+            "--lr",
+            "1e6",
+            "--checkpoint-every",
+            "1",
+            "--recipe",
+            "fixed",
+        ],
+    );
     assert_one_error(
         &out,
         &["training diverged at step", "try a smaller --lr", FILE_NAME],

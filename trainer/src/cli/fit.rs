@@ -257,9 +257,10 @@ fn recipe_line(m: &Metrics) -> Option<String> {
     let tried: Vec<String> = m
         .recipes
         .iter()
-        .map(|c| match c.val_rel_error {
-            Some(e) => format!("{} {e:.2} %", c.label),
-            None => format!("{} (not tried)", c.label),
+        .map(|c| match (c.val_rel_error, c.trial_steps) {
+            (Some(e), _) => format!("{} {e:.2} %", c.label),
+            (None, 0) => format!("{} (not tried)", c.label),
+            (None, _) => format!("{} (diverged)", c.label),
         })
         .collect();
     let steps = m.recipes.iter().map(|c| c.trial_steps).max().unwrap_or(0);
@@ -507,7 +508,7 @@ pub fn fit_with(
             let done = match p.phase {
                 "recipes" => p.step,
                 "restarts" => recipe_steps + p.step,
-                "train" => recipe_steps + trials + p.step,
+                "train" | "search" => recipe_steps + trials + p.step,
                 _ => recipe_steps + trials + main_steps + p.step,
             };
             bar.set_position(done as u64);
@@ -522,9 +523,10 @@ pub fn fit_with(
             let sel = train::recipe::select_recipe(
                 &plan.cfgs,
                 &labels,
+                &plan.fallback,
                 fit_n.view(),
                 v,
-                plan.excellent,
+                plan.early,
                 &mut observe,
             )?;
             (sel.chosen, Some(sel.state), sel.scores)
@@ -714,8 +716,11 @@ struct RecipePlan {
     /// Configurations of the final training (all training samples when
     /// `refit`; otherwise the same as `cfgs`).
     finals: Vec<TrainConfig>,
-    /// Validation error (%) at which the first trial ends the search.
-    excellent: f64,
+    /// Which candidates are fallbacks (tried only when the others are not
+    /// good enough).
+    fallback: Vec<bool>,
+    /// When the trials stop.
+    early: recipe::EarlyStop,
     /// Fewer than [`recipe::REFIT_BELOW`] validation samples: the chosen
     /// recipe trains afresh on every training sample.
     refit: bool,
@@ -750,7 +755,8 @@ impl RecipePlan {
             labels: Vec::new(),
             cfgs: Vec::new(),
             finals: Vec::new(),
-            excellent: linear_val.map_or(0.0, |l| recipe::EXCELLENT_SHARE * l),
+            fallback: Vec::new(),
+            early: linear_val.map_or(recipe::EarlyStop::NEVER, recipe::EarlyStop::relative_to),
             refit,
         };
         for (i, c) in recipe::candidates(opts, &shape).into_iter().enumerate() {
@@ -766,6 +772,7 @@ impl RecipePlan {
                 false => cfg.clone(),
             };
             plan.labels.push(c.label);
+            plan.fallback.push(c.fallback);
             plan.cfgs.push(cfg);
             plan.finals.push(fin);
         }

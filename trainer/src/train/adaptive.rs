@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::{Progress, TrainState, Trainer, Validation};
+use super::{recipe, Progress, TrainState, Trainer, Validation};
 use crate::basis::relative_error_percent;
 use crate::config::{AdaptiveConfig, AdaptiveRule, TrainConfig};
 use crate::rank_layer;
@@ -534,9 +534,9 @@ pub fn search(
         let step = state.step;
         if !restarted && !s.rule.accepts(&score) {
             // Second chance: a fresh initialization trained at this k alone
-            // (low ranks train slowly from a truncated warm start).
-            *state = TrainState::new(trainer.cfg, trainer.data.ncols())?;
-            state.step = step;
+            // (low ranks train slowly from a truncated warm start), the best
+            // of a few short trials.
+            *state = best_fresh_start(trainer, (step, a.retry_steps), val, planned, observe)?;
             s.phase = Phase::Stage {
                 start: step,
                 len: a.retry_steps,
@@ -584,6 +584,60 @@ pub fn search(
             }
         };
     }
+}
+
+/// Initializations tried for the fresh restart of a candidate that failed
+/// its warm stage: the same count as the MLP seeds of the recipe search.
+pub const RESTART_INITS: u64 = recipe::SEEDS;
+
+/// Share of `--retry-steps` each initialization of a fresh restart trains
+/// before the best continues (500 of the default 3000 steps, like a recipe
+/// trial).
+pub const RESTART_TRIAL_DIVISOR: usize = 6;
+
+/// The fresh restart of the candidate at `trainer`'s rank: a segment of
+/// `len` steps from `step`. [`RESTART_INITS`] initializations (seeds
+/// `cfg.seed`, `cfg.seed + 1`, …) each train its first
+/// `len / RESTART_TRIAL_DIVISOR` steps (at least one); the one with the
+/// lowest validation error (without validation: training loss through the
+/// truncation) is returned, ready to continue the segment. The trials are
+/// deterministic and never checkpointed (an interrupted run repeats them on
+/// resume), and report progress as phase `"search"` at `step`.
+///
+/// # Errors
+/// Training failures.
+fn best_fresh_start(
+    trainer: &Trainer,
+    (step, len): (usize, usize),
+    val: Option<&Validation>,
+    planned: usize,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<TrainState> {
+    let (cfg, data, k) = (trainer.cfg, trainer.data, trainer.k());
+    let end = step + (len / RESTART_TRIAL_DIVISOR).clamp(1, len.max(1));
+    let mut best: Option<(f64, TrainState)> = None;
+    for r in 0..RESTART_INITS {
+        let mut fresh = TrainState::seeded(cfg, data.ncols(), cfg.seed.wrapping_add(r))?;
+        fresh.step = step;
+        let mut trial = Trainer::new(cfg, data, &fresh);
+        trial.set_k(k);
+        let mut relay = |p: &Progress| {
+            observe(&Progress {
+                phase: "search",
+                step,
+                ..*p
+            })
+        };
+        trial
+            .run_until(&mut fresh, (step, len), end, planned, &mut relay)
+            .with_context(|| format!("fresh restart at rank {k}, initialization {r}"))?;
+        let sc = score(&fresh, data, val, k)?;
+        let key = sc.val.unwrap_or(sc.train);
+        if best.as_ref().is_none_or(|(b, _)| key < *b) {
+            best = Some((key, fresh));
+        }
+    }
+    best.map(|(_, s)| s).context("no fresh initialization")
 }
 
 /// The reference rule's search (not resumable: its tracker is not

@@ -81,7 +81,9 @@ impl TrainState {
 /// What an observer (e.g. a progress bar) is told after each step.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
-    /// `"train"` or `"finetune"`.
+    /// `"recipes"` (recipe trials), `"restarts"` (`--restarts`
+    /// candidates), `"search"` (the trials of an adaptive fresh restart,
+    /// reported at the step they start from), `"train"` or `"finetune"`.
     pub phase: &'static str,
     /// Steps done in this phase.
     pub step: usize,
