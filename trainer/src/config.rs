@@ -222,8 +222,8 @@ pub struct FitOptions {
     /// iff its training-set loss is <= max(l*(1 + tol), l* + abs-tol) and,
     /// with validation, the validation error of the better of the RRAE and
     /// the linear model at k is <= max(v*(1 + tol), v* + abs-tol) (or
-    /// <= --tolerance), l* and v* the RRAE's at --k-max; then the usual
-    /// schedule at the smallest accepted k (docs/ADAPTIVE.md).
+    /// <= --tolerance), l* and v* the RRAE's at --k-max; then a fresh fit
+    /// at the smallest accepted k, as --k would run it (docs/ADAPTIVE.md).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", conflicts_with = "k")]
     pub adaptive: Option<bool>,
     /// Adaptive rule [default: staged].

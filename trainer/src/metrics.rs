@@ -274,10 +274,14 @@ pub struct Metrics {
     /// Singular values of the final training latents (of the normalized
     /// training data for the linear model).
     pub singular_values: Vec<f64>,
-    /// Training wall time (s).
+    /// Training wall time (s; adaptive runs: search and fit).
     pub wall_seconds: f64,
-    /// Optimizer steps (main phase).
+    /// Optimizer steps (main phase; for an adaptive run, the fit at the
+    /// chosen rank, after `search_steps`).
     pub steps: usize,
+    /// Optimizer steps of the adaptive rank search (adaptive runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_steps: Option<usize>,
     /// Decoder fine-tuning steps.
     pub finetune_steps: usize,
     /// Last batch loss of the main phase (%).

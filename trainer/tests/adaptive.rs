@@ -187,3 +187,33 @@ fn resumed_search_is_bit_identical() {
         assert_eq!(again.steps, summary.steps);
     }
 }
+
+/// With 4 of 20 samples to validate on, the search trains on all 20 (no
+/// validation: the training band decides) with the batch and k_max of 20
+/// rows, and the fit at the chosen rank runs the fixed-k recipe search
+/// (which refits on all 20).
+#[test]
+fn gaussian_shift_with_tiny_validation_refits_and_ends_at_k1() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = FitOptions {
+        dataset: Some("gaussian_shift".into()),
+        adaptive: Some(true),
+        k_max: Some(4),
+        latent: Some(16),
+        init_steps: Some(1000),
+        stage_steps: Some(600),
+        retry_steps: Some(3000),
+        steps: Some(40),
+        finetune_steps: Some(0),
+        out: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let m = fit(&opts, true, false).unwrap().metrics;
+    assert_eq!(m.k, 1, "history {:?}", m.k_history);
+    assert_eq!((m.n_val, m.n_fit, m.config.batch), (4, 20, 20));
+    assert!(m.refit && !m.recipes.is_empty(), "{:?}", m.recipes);
+    assert!(m.k_judgements.iter().all(|j| j.val_error.is_none()));
+    let last_change = m.k_history.last().map_or(0, |h| h[0]);
+    assert!(m.search_steps.is_some_and(|s| s >= last_change));
+    assert!(dir.path().join("search.json").exists());
+}

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rrae_format::AlignedBytes;
 use rrae_trainer::atomic::TEMP_PREFIX;
+use rrae_trainer::cli::fit_search::{SearchRecord, SEARCH_FILE};
 use rrae_trainer::train::checkpoint::{Checkpoint, FILE_NAME};
 
 /// A small run lasting a few seconds, checkpointing often so that kills
@@ -117,6 +118,12 @@ fn check_files(dir: &Path) -> usize {
             );
         } else if name == FILE_NAME {
             Checkpoint::load(&path).unwrap();
+        } else if name == SEARCH_FILE {
+            // The finished rank search of an adaptive run.
+            assert!(
+                serde_json::from_slice::<SearchRecord>(&bytes).is_ok(),
+                "{name} does not parse"
+            );
         } else if name.ends_with(".png") {
             let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
                 .read_info()

@@ -12,6 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayView2, Axis};
 
+use super::fit_search::SearchRecord;
 use super::quantize;
 use crate::basis;
 use crate::config::{self, FitOptions, ModelKind, NormalizeKind, TrainConfig};
@@ -196,8 +197,11 @@ pub fn exec(args: FitArgs) -> Result<()> {
     }
     if !args.quiet {
         let m = &out.metrics;
+        let search = m
+            .search_steps
+            .map_or(String::new(), |n| format!(" after a {n}-step rank search"));
         println!(
-            "{}: k={} train {:.3} % test {:.3} % (linear baseline {:.2} %) in {:.1} s, {} steps -> {}",
+            "{}: k={} train {:.3} % test {:.3} % (linear baseline {:.2} %) in {:.1} s, {} steps{search} -> {}",
             m.dataset,
             m.k,
             m.train_rel_error,
@@ -394,7 +398,7 @@ fn describe_shape(shape: Option<(usize, usize, usize)>) -> String {
     }
 }
 
-fn progress_bar(total: usize, show: bool) -> ProgressBar {
+pub(super) fn progress_bar(total: usize, show: bool) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -416,15 +420,60 @@ pub fn fit(opts: &FitOptions, fold: bool, show_progress: bool) -> Result<FitOutc
     fit_with(opts, fold, show_progress, &RunControl::default())
 }
 
-/// [`fit`] with checkpoints, resume and interruption as `run` says.
+/// [`fit`] with checkpoints, resume and interruption as `run` says. An
+/// adaptive run (staged rule) searches the rank first and then fits at that
+/// rank exactly as a fixed-k run ([`super::fit_search`]).
 pub fn fit_with(
     opts: &FitOptions,
     fold: bool,
     show_progress: bool,
     run: &RunControl,
 ) -> Result<FitOutcome> {
+    if super::fit_search::applies(opts) {
+        return super::fit_search::fit_adaptive(opts, fold, show_progress, run);
+    }
+    fit_prepared(prepare(opts)?, fold, show_progress, run, None)
+}
+
+/// A run's data, normalization, validation split and first configuration,
+/// and where it writes.
+pub(super) struct Prepared {
+    /// The options, with the image shape of the data filled in.
+    pub opts: FitOptions,
+    pub ds: Dataset,
+    pub normalizer: Normalizer,
+    /// All training samples, normalized.
+    pub train_n: ndarray::Array2<f32>,
+    pub split: validation::Split,
+    /// The samples the gradient steps see, normalized.
+    pub fit_n: ndarray::Array2<f32>,
+    pub val: Option<Validation>,
+    /// The options' configuration for the fit samples.
+    pub base_cfg: TrainConfig,
+    pub out_dir: PathBuf,
+}
+
+impl Prepared {
+    /// Fewer than [`recipe::REFIT_BELOW`] validation samples: validation
+    /// only chooses the recipe, which then trains on every training sample.
+    pub fn refit(&self) -> bool {
+        recipe::refits(self.val.as_ref())
+    }
+
+    /// The rows training sees and the validation it is judged on.
+    pub fn training_rows(&self) -> (ArrayView2<'_, f32>, Option<&Validation>) {
+        match self.refit() {
+            true => (self.train_n.view(), None),
+            false => (self.fit_n.view(), self.val.as_ref()),
+        }
+    }
+}
+
+/// Loads and normalizes the data of `opts`, splits off validation,
+/// resolves the configuration and creates the output directory.
+pub(super) fn prepare(opts: &FitOptions) -> Result<Prepared> {
     let (mut ds, builtin) = load_data(opts)?;
-    let opts = &with_image_shape(opts, &mut ds)?;
+    let opts = with_image_shape(opts, &mut ds)?;
     let kind = match opts.normalize {
         Some(NormalizeKind::None) => NormKind::None,
         Some(NormalizeKind::Global) => NormKind::Global,
@@ -441,19 +490,20 @@ pub fn fit_with(
     let train_n = normalizer.apply(ds.train.view())?;
     let split = validation::split(
         train_n.nrows(),
-        config::val_fraction(opts),
+        config::val_fraction(&opts),
         opts.seed.unwrap_or(0),
         opts.val_split == Some(config::ValSplit::Last),
     )?;
     let fit_n = train_n.select(Axis(0), &split.fit);
-    let base_cfg = TrainConfig::resolve(opts, fit_n.nrows(), fit_n.ncols()).with_context(|| {
-        format!(
-            "{source} ({} training samples of {} features, {} of them for validation)",
-            train_n.nrows(),
-            train_n.ncols(),
-            split.val.len()
-        )
-    })?;
+    let base_cfg =
+        TrainConfig::resolve(&opts, fit_n.nrows(), fit_n.ncols()).with_context(|| {
+            format!(
+                "{source} ({} training samples of {} features, {} of them for validation)",
+                train_n.nrows(),
+                train_n.ncols(),
+                split.val.len()
+            )
+        })?;
     let val = if split.val.is_empty() {
         None
     } else {
@@ -464,6 +514,46 @@ pub fn fit_with(
             base_cfg.val_every,
         )?)
     };
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    crate::atomic::remove_stale_temps(&out_dir);
+    Ok(Prepared {
+        opts,
+        ds,
+        normalizer,
+        train_n,
+        split,
+        fit_n,
+        val,
+        base_cfg,
+        out_dir,
+    })
+}
+
+/// The fit itself on prepared data; `searched` is the adaptive search that
+/// chose the rank of `prep.opts`, if any (its judgements go to the metrics).
+pub(super) fn fit_prepared(
+    prep: Prepared,
+    fold: bool,
+    show_progress: bool,
+    run: &RunControl,
+    searched: Option<&SearchRecord>,
+) -> Result<FitOutcome> {
+    let Prepared {
+        opts,
+        ds,
+        normalizer,
+        train_n,
+        split,
+        fit_n,
+        val,
+        base_cfg,
+        out_dir,
+    } = prep;
+    let opts = &opts;
     let fit_raw = ds.train.select(Axis(0), &split.fit);
     let plan = RecipePlan::new(
         opts,
@@ -476,13 +566,6 @@ pub fn fit_with(
     // Validation too small to select checkpoints: it only chooses the
     // recipe, which then trains on every training sample.
     let refit = plan.refit;
-
-    let out_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name));
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    crate::atomic::remove_stale_temps(&out_dir);
     let ck_path = out_dir.join(checkpoint::FILE_NAME);
 
     let searching = !run.resume && plan.cfgs.len() > 1;
@@ -632,8 +715,9 @@ pub fn fit_with(
         dataset: ds.name.clone(),
         k: summary.k,
         model_kind: choice.kind,
-        k_history: summary.k_history.clone(),
-        k_judgements: summary.k_judgements.clone(),
+        k_history: searched.map_or_else(|| summary.k_history.clone(), |s| s.history.clone()),
+        k_judgements: searched
+            .map_or_else(|| summary.k_judgements.clone(), |s| s.judgements.clone()),
         restarts: summary.restarts.clone(),
         recipe: label,
         recipes,
@@ -666,8 +750,9 @@ pub fn fit_with(
         best_step: summary.best_step,
         val_history: summary.val_history.clone(),
         singular_values,
-        wall_seconds,
+        wall_seconds: wall_seconds + searched.map_or(0.0, |s| s.wall_seconds),
         steps: summary.steps,
+        search_steps: searched.map(|s| s.steps),
         finetune_steps: cfg.finetune_steps,
         final_batch_loss: f64::from(summary.train_loss),
         param_count,
@@ -749,7 +834,7 @@ impl RecipePlan {
             image_shape,
             linear_val,
         };
-        let refit = val.is_some_and(|v| v.len() < recipe::REFIT_BELOW);
+        let refit = recipe::refits(val);
         let (d, n_fit) = (fit_raw.ncols(), fit_raw.nrows());
         let mut plan = Self {
             labels: Vec::new(),

@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod fit;
+pub mod fit_search;
 pub mod import;
 pub mod inspect;
 pub mod interpolate;

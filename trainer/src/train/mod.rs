@@ -511,6 +511,39 @@ pub fn planned_steps(cfg: &TrainConfig) -> usize {
             .map_or(0, |a| adaptive::planned_search_steps(cfg, a))
 }
 
+/// The adaptive rank search alone (`cfg.adaptive` must be set), from
+/// `start` (a checkpointed state of this search) or a fresh state, calling
+/// `after_step` after every step that continues the search (checkpoints),
+/// and judging candidates on `val` (samples outside `data`).
+///
+/// # Errors
+/// No adaptive configuration, the reference rule (not resumable, run by
+/// [`fit_from`]), or training failures.
+pub fn search_rank<'a>(
+    cfg: &'a TrainConfig,
+    data: ArrayView2<'a, f32>,
+    val: Option<&'a Validation>,
+    start: Option<TrainState>,
+    after_step: &'a mut AfterStep<'a>,
+    observe: &mut dyn FnMut(&Progress),
+) -> Result<adaptive::SearchResult> {
+    cfg.validate(data.nrows(), data.ncols())?;
+    let a = cfg
+        .adaptive
+        .as_ref()
+        .context("the rank search needs an adaptive configuration")?;
+    if a.rule != crate::config::AdaptiveRule::Staged {
+        bail!("the rank search alone runs the staged rule only");
+    }
+    let mut state = match start {
+        Some(s) => s,
+        None => TrainState::new(cfg, data.ncols())?,
+    };
+    let mut trainer = Trainer::new(cfg, data, &state).with_after_step(after_step);
+    let planned = adaptive::planned_search_steps(cfg, a);
+    adaptive::search(&mut trainer, &mut state, a, val, planned, observe)
+}
+
 /// The whole recipe on normalized training data (`n x input`): train (after
 /// the adaptive rank search if `cfg.adaptive`), global basis from all
 /// training latents, decoder fine-tuning, all at the final rank.

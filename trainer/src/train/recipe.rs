@@ -49,6 +49,13 @@ pub const FALLBACK_SHARE: f64 = 0.5;
 /// samples (no checkpoint selection, no linear floor).
 pub const REFIT_BELOW: usize = 5;
 
+/// Whether validation only chooses the recipe (fewer than
+/// [`REFIT_BELOW`] samples): the chosen recipe then trains on every
+/// training sample, without checkpoint selection or linear floor.
+pub fn refits(val: Option<&Validation>) -> bool {
+    val.is_some_and(|v| v.len() < REFIT_BELOW)
+}
+
 /// A candidate recipe: a label (`mlp-64`, `coord-64`, …) and the full
 /// options it trains with (the user's, with its own fields filled in).
 #[derive(Debug, Clone, PartialEq)]
