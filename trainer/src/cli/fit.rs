@@ -460,6 +460,20 @@ impl Prepared {
         recipe::refits(self.val.as_ref())
     }
 
+    /// The same data with `opts` (same steps, split and output directory:
+    /// only the configuration is resolved again), without reloading.
+    ///
+    /// # Errors
+    /// Options that do not fit the data.
+    pub fn with_options(self, opts: FitOptions) -> Result<Self> {
+        let base_cfg = TrainConfig::resolve(&opts, self.fit_n.nrows(), self.fit_n.ncols())?;
+        Ok(Self {
+            opts,
+            base_cfg,
+            ..self
+        })
+    }
+
     /// The rows training sees and the validation it is judged on.
     pub fn training_rows(&self) -> (ArrayView2<'_, f32>, Option<&Validation>) {
         match self.refit() {
@@ -591,7 +605,7 @@ pub(super) fn fit_prepared(
             let done = match p.phase {
                 "recipes" => p.step,
                 "restarts" => recipe_steps + p.step,
-                "train" | "search" => recipe_steps + trials + p.step,
+                "train" => recipe_steps + trials + p.step,
                 _ => recipe_steps + trials + main_steps + p.step,
             };
             bar.set_position(done as u64);

@@ -147,7 +147,7 @@ pub fn fit_adaptive(
         ..run.clone()
     };
     fit_prepared(
-        prepare(&fixed)?,
+        prep.with_options(fixed)?,
         fold,
         show_progress,
         &fit_run,
